@@ -1,0 +1,92 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Cocoon.Inference.Models;
+
+/// <summary>
+/// The <c>manifest.json</c> of a model folder: what the model is and the SHA-256 of every file it is made of.
+/// A model whose files do not match is refused (<see cref="ModelStore"/>).
+/// </summary>
+public sealed record ModelManifest
+{
+    /// <summary>The file name of a manifest inside a model folder.</summary>
+    public const string FileName = "manifest.json";
+
+    /// <summary>The manifest format this library writes and reads.</summary>
+    public const int CurrentFormat = 1;
+
+    /// <summary>Format version; only <see cref="CurrentFormat"/> is read.</summary>
+    public int Format { get; init; } = CurrentFormat;
+
+    /// <summary>The deployment name of the model, for example <c>all-minilm-l6-v2</c>.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>What the model does: <see cref="ModelKinds.Embedding"/> or <see cref="ModelKinds.TextGeneration"/>.</summary>
+    public required string Kind { get; init; }
+
+    /// <summary>Every file of the model, relative to the folder, with its SHA-256 and length.</summary>
+    public required IReadOnlyList<ModelFileEntry> Files { get; init; }
+
+    /// <summary>The ONNX graph among <see cref="Files"/>.</summary>
+    public required string OnnxFile { get; init; }
+
+    /// <summary>The WordPiece vocabulary among <see cref="Files"/> (embedding models).</summary>
+    public string? VocabularyFile { get; init; }
+
+    /// <summary>Whether the tokenizer lower-cases (and strips accents), as the model was trained.</summary>
+    public bool LowerCase { get; init; } = true;
+
+    /// <summary>The most tokens, [CLS] and [SEP] included, one input may have.</summary>
+    public required int MaxSequenceLength { get; init; }
+
+    /// <summary>The length of an output vector.</summary>
+    public required int Dimensions { get; init; }
+
+    /// <summary>How token states become a sentence vector; only <c>mean</c> is supported.</summary>
+    public string Pooling { get; init; } = "mean";
+
+    /// <summary>Whether sentence vectors are scaled to unit length.</summary>
+    public bool Normalize { get; init; } = true;
+
+    /// <summary>Reads a manifest from JSON.</summary>
+    /// <exception cref="InferenceException">The JSON is not a manifest.</exception>
+    public static ModelManifest Parse(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(json, ManifestJsonContext.Default.ModelManifest)
+                ?? throw new InferenceException(InferenceErrorCodes.InvalidManifest, "The model manifest is empty.");
+        }
+        catch (JsonException ex)
+        {
+            throw new InferenceException(InferenceErrorCodes.InvalidManifest, $"The model manifest is not valid: {ex.Message}", innerException: ex);
+        }
+    }
+
+    /// <summary>Writes this manifest as indented JSON.</summary>
+    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, ManifestJsonContext.Default.ModelManifest);
+}
+
+/// <summary>One file of a model.</summary>
+/// <param name="Path">Relative to the model folder; a plain file name or a forward-slash path, never leaving the folder.</param>
+/// <param name="Sha256">Lower-case hex SHA-256 of the file's bytes.</param>
+/// <param name="Length">The file's length in bytes.</param>
+public sealed record ModelFileEntry(string Path, string Sha256, long Length);
+
+/// <summary>The values of <see cref="ModelManifest.Kind"/>.</summary>
+public static class ModelKinds
+{
+    /// <summary>A sentence embedding model.</summary>
+    public const string Embedding = "embedding";
+
+    /// <summary>A decoder-only text generation model.</summary>
+    public const string TextGeneration = "text-generation";
+}
+
+[JsonSourceGenerationOptions(
+    WriteIndented = true,
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    RespectRequiredConstructorParameters = true)]
+[JsonSerializable(typeof(ModelManifest))]
+internal sealed partial class ManifestJsonContext : JsonSerializerContext;
