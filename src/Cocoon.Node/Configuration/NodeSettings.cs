@@ -1,0 +1,149 @@
+using System.Net;
+
+namespace Cocoon.Node.Configuration;
+
+/// <summary>
+/// A node's configuration after validation: every value parsed, every combination checked. Built once at start-up;
+/// an invalid configuration never gets as far as Orleans.
+/// </summary>
+public sealed record NodeSettings
+{
+    public required NodeMode Mode { get; init; }
+    public required SiloRoles Roles { get; init; }
+    public required string ClusterId { get; init; }
+    public required string ServiceId { get; init; }
+    public required IPAddress AdvertisedAddress { get; init; }
+    public required bool ListenOnAnyAddress { get; init; }
+    public required int SiloPort { get; init; }
+    public required int GatewayPort { get; init; }
+    public required string SiloName { get; init; }
+    public required StorageProvider Storage { get; init; }
+    public required string? ConnectionString { get; init; }
+    public required bool MigrateOnStart { get; init; }
+    public required Uri? GatewayUrl { get; init; }
+
+    /// <summary>The roles as published in silo metadata: <c>proxy</c>, <c>worker</c> or <c>proxy,worker</c>.</summary>
+    public string RoleNames => FormatRoles(Roles);
+
+    /// <summary>Formats roles the way configuration and silo metadata spell them.</summary>
+    public static string FormatRoles(SiloRoles roles) => roles switch
+    {
+        SiloRoles.Proxy => "proxy",
+        SiloRoles.Worker => "worker",
+        SiloRoles.Proxy | SiloRoles.Worker => "proxy,worker",
+        _ => "",
+    };
+
+    /// <summary>Parses a comma-separated role list; throws naming <c>Cocoon:Roles</c> when it is empty or unknown.</summary>
+    public static SiloRoles ParseRoles(string? text)
+    {
+        var roles = SiloRoles.None;
+        foreach (var part in (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            roles |= part.ToUpperInvariant() switch
+            {
+                "PROXY" => SiloRoles.Proxy,
+                "WORKER" => SiloRoles.Worker,
+                _ => throw new CocoonConfigurationException("Cocoon:Roles",
+                    $"unknown role '{part}': the roles are 'proxy' and 'worker' (comma-separated for both)."),
+            };
+        }
+
+        if (roles == SiloRoles.None)
+        {
+            throw new CocoonConfigurationException("Cocoon:Roles",
+                "no role is set: set it to 'proxy', 'worker' or 'proxy,worker'.");
+        }
+
+        return roles;
+    }
+
+    /// <summary>Validates <paramref name="options"/> and returns the settings, or throws naming the first bad setting.</summary>
+    public static NodeSettings From(CocoonOptions options)
+    {
+        if (options.Mode == NodeMode.Unset)
+        {
+            throw new CocoonConfigurationException("Cocoon:Mode",
+                "not set: set it to 'Production' for a real deployment or 'Devnet' for a local developer network.");
+        }
+
+        var roles = ParseRoles(options.Roles);
+        RequireName("Cocoon:ClusterId", options.ClusterId);
+        RequireName("Cocoon:ServiceId", options.ServiceId);
+
+        if (!IPAddress.TryParse(options.Silo.AdvertisedAddress, out var advertised))
+        {
+            throw new CocoonConfigurationException("Cocoon:Silo:AdvertisedAddress",
+                $"'{options.Silo.AdvertisedAddress}' is not an IP address.");
+        }
+
+        RequirePort("Cocoon:Silo:SiloPort", options.Silo.SiloPort, allowZero: false);
+        RequirePort("Cocoon:Silo:GatewayPort", options.Silo.GatewayPort, allowZero: true);
+        if (options.Silo.GatewayPort == options.Silo.SiloPort)
+        {
+            throw new CocoonConfigurationException("Cocoon:Silo:GatewayPort",
+                $"is the same as Cocoon:Silo:SiloPort ({options.Silo.SiloPort}); give them different ports.");
+        }
+
+        var connectionString = string.IsNullOrWhiteSpace(options.Storage.ConnectionString) ? null : options.Storage.ConnectionString;
+        if (options.Storage.Provider == StorageProvider.Memory && options.Mode == NodeMode.Production)
+        {
+            throw new CocoonConfigurationException("Cocoon:Storage:Provider",
+                "'Memory' loses every balance on restart and is refused in Production mode; use 'PostgreSql'.");
+        }
+
+        if (options.Storage.Provider == StorageProvider.PostgreSql && connectionString is null)
+        {
+            throw new CocoonConfigurationException("Cocoon:Storage:ConnectionString",
+                "not set: give the Npgsql connection string of the cluster's PostgreSQL database " +
+                "(e.g. Host=db;Port=5432;Database=cocoon;Username=cocoon;Password=...).");
+        }
+
+        Uri? gatewayUrl = null;
+        if (roles.HasFlag(SiloRoles.Proxy) && options.Gateway.Enabled)
+        {
+            if (!Uri.TryCreate(options.Gateway.Url, UriKind.Absolute, out gatewayUrl)
+                || (gatewayUrl.Scheme != Uri.UriSchemeHttp && gatewayUrl.Scheme != Uri.UriSchemeHttps)
+                || gatewayUrl.AbsolutePath != "/")
+            {
+                throw new CocoonConfigurationException("Cocoon:Gateway:Url",
+                    $"'{options.Gateway.Url}' is not a base URL like http://127.0.0.1:8080.");
+            }
+
+            RequirePort("Cocoon:Gateway:Url", gatewayUrl.Port, allowZero: true);
+        }
+
+        return new NodeSettings
+        {
+            Mode = options.Mode,
+            Roles = roles,
+            ClusterId = options.ClusterId,
+            ServiceId = options.ServiceId,
+            AdvertisedAddress = advertised,
+            ListenOnAnyAddress = options.Silo.ListenOnAnyAddress,
+            SiloPort = options.Silo.SiloPort,
+            GatewayPort = options.Silo.GatewayPort,
+            SiloName = string.IsNullOrWhiteSpace(options.Silo.Name) ? $"{Environment.MachineName}-{options.Silo.SiloPort}" : options.Silo.Name,
+            Storage = options.Storage.Provider,
+            ConnectionString = connectionString,
+            MigrateOnStart = options.Storage.MigrateOnStart,
+            GatewayUrl = gatewayUrl,
+        };
+    }
+
+    private static void RequireName(string setting, string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value) || value.Length > 150)
+        {
+            throw new CocoonConfigurationException(setting, "must be a non-empty name of at most 150 characters.");
+        }
+    }
+
+    private static void RequirePort(string setting, int port, bool allowZero)
+    {
+        if (port < (allowZero ? 0 : 1) || port > 65535)
+        {
+            throw new CocoonConfigurationException(setting, $"{port} is not a valid TCP port.");
+        }
+    }
+}

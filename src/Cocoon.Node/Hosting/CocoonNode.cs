@@ -1,0 +1,143 @@
+using Cocoon.Abstractions;
+using Cocoon.Node.Configuration;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+using Orleans.Configuration;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+
+namespace Cocoon.Node.Hosting;
+
+/// <summary>Everything a caller can add when building a node.</summary>
+public sealed class CocoonNodeOptions
+{
+    /// <summary>Configuration values that override appsettings.json, the environment and the command line.</summary>
+    public IDictionary<string, string?>? Overrides { get; init; }
+
+    /// <summary>Progress lines during start-up (migrations, warnings); null for none.</summary>
+    public Action<string>? Progress { get; init; }
+
+    /// <summary>Extra silo configuration (tests shorten membership timeouts here).</summary>
+    public Action<ISiloBuilder>? ConfigureSilo { get; init; }
+
+    /// <summary>Extra host configuration (logging, services).</summary>
+    public Action<HostApplicationBuilder>? ConfigureHost { get; init; }
+}
+
+/// <summary>
+/// Builds a Cocoon silo host: <c>Host.CreateApplicationBuilder</c> + <c>UseOrleans</c>, configured from
+/// appsettings.json, the environment (<c>Cocoon__Storage__ConnectionString</c>) and the command line
+/// (<c>--Cocoon:Mode Devnet</c>). Validation and the checks of <see cref="Preflight"/> run before Orleans does.
+/// </summary>
+public static class CocoonNode
+{
+    // Keeps the Npgsql assembly referenced: Orleans's AdoNet providers load the factory by reflection from the
+    // invariant "Npgsql" (orleans.md section 2), so nothing else in the build would notice if it went missing.
+    private static readonly Type[] ProviderFactories = [typeof(NpgsqlFactory)];
+
+    /// <summary>The AdoNet invariant for PostgreSQL.</summary>
+    public const string PostgresInvariant = "Npgsql";
+
+    /// <summary>Validates the configuration, checks the surroundings and returns the built (not started) host.</summary>
+    /// <exception cref="CocoonConfigurationException">A setting is wrong; the message names it.</exception>
+    public static async Task<IHost> BuildAsync(string[] args, CocoonNodeOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new CocoonNodeOptions();
+        _ = ProviderFactories;
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        if (options.Overrides is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(options.Overrides);
+        }
+
+        var settings = ReadSettings(builder.Configuration);
+        if (settings.Mode == NodeMode.Devnet)
+        {
+            options.Progress?.Invoke("devnet mode: development shortcuts are allowed; never use it for real funds");
+        }
+
+        await Preflight.CheckAsync(settings, options.Progress, cancellationToken).ConfigureAwait(false);
+
+        builder.Services.AddSingleton(settings);
+        builder.UseOrleans(silo =>
+        {
+            ConfigureSilo(silo, settings);
+            options.ConfigureSilo?.Invoke(silo);
+        });
+
+        if (settings.Roles.HasFlag(SiloRoles.Proxy) && settings.GatewayUrl is not null)
+        {
+            // Registered after UseOrleans: hosted services start in order, so the silo is up before the first request.
+            builder.Services.AddSingleton<GatewayServer>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<GatewayServer>());
+        }
+
+        options.ConfigureHost?.Invoke(builder);
+        return builder.Build();
+    }
+
+    /// <summary>Reads and validates the <c>Cocoon</c> section.</summary>
+    public static NodeSettings ReadSettings(IConfiguration configuration)
+    {
+        CocoonOptions options;
+        try
+        {
+            options = configuration.GetSection(CocoonOptions.SectionName).Get<CocoonOptions>() ?? new CocoonOptions();
+        }
+        catch (InvalidOperationException e)
+        {
+            // "Failed to convert configuration value at 'Cocoon:Mode' to type ..." names the key already.
+            var key = e.Message.Split('\'') is [_, var k, ..] ? k : CocoonOptions.SectionName;
+            throw new CocoonConfigurationException(key, $"has a value of the wrong kind ({e.InnerException?.Message ?? e.Message}).");
+        }
+
+        return NodeSettings.From(options);
+    }
+
+    private static void ConfigureSilo(ISiloBuilder silo, NodeSettings settings)
+    {
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = settings.ClusterId;
+            o.ServiceId = settings.ServiceId;
+        });
+        silo.Configure<SiloOptions>(o => o.SiloName = settings.SiloName);
+        silo.ConfigureEndpoints(settings.AdvertisedAddress, settings.SiloPort, settings.GatewayPort, settings.ListenOnAnyAddress);
+        silo.UseSiloMetadata(new Dictionary<string, string>
+        {
+            [CocoonNames.RoleMetadataKey] = settings.RoleNames,
+            ["cocoon.mode"] = settings.Mode.ToString(),
+        });
+
+        if (settings.Storage == StorageProvider.PostgreSql)
+        {
+            var connectionString = settings.ConnectionString!;
+            silo.UseAdoNetClustering(o =>
+            {
+                o.Invariant = PostgresInvariant;
+                o.ConnectionString = connectionString;
+            });
+            silo.AddAdoNetGrainStorage(CocoonNames.StorageName, o =>
+            {
+                o.Invariant = PostgresInvariant;
+                o.ConnectionString = connectionString;
+            });
+            silo.UseAdoNetReminderService(o =>
+            {
+                o.Invariant = PostgresInvariant;
+                o.ConnectionString = connectionString;
+            });
+        }
+        else
+        {
+            silo.UseDevelopmentClustering(new System.Net.IPEndPoint(settings.AdvertisedAddress, settings.SiloPort));
+            silo.AddMemoryGrainStorage(CocoonNames.StorageName);
+            silo.UseInMemoryReminderService();
+        }
+    }
+}

@@ -1,0 +1,68 @@
+using Cocoon.Gateway;
+using Cocoon.Node.Configuration;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Cocoon.Node.Hosting;
+
+/// <summary>
+/// Runs the HTTP gateway of a proxy silo as its own Kestrel server inside the silo's host, started after the silo
+/// (so the first request finds the cluster up) and stopped before it. It reaches the cluster through the silo's own
+/// <see cref="IGrainFactory"/>.
+/// </summary>
+public sealed class GatewayServer(NodeSettings settings, IGrainFactory grains, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
+{
+    private WebApplication? _app;
+
+    /// <summary>The base URL the gateway listens on, once started (the real port when 0 was configured).</summary>
+    public Uri? BoundUrl { get; private set; }
+
+    /// <inheritdoc />
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        // The silo's host owns logging and process signals; the embedded web server uses its logger factory and
+        // must not install a second console lifetime of its own.
+        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton<IHostLifetime, EmbeddedLifetime>();
+        builder.Services.AddSingleton(grains);
+        builder.WebHost.UseUrls(settings.GatewayUrl!.GetLeftPart(UriPartial.Authority));
+        builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
+        _app = builder.Build();
+        _app.MapCocoonGateway();
+        await _app.StartAsync(cancellationToken).ConfigureAwait(false);
+        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        BoundUrl = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+    }
+
+    /// <inheritdoc />
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>A host lifetime that leaves start and stop to the enclosing host.</summary>
+internal sealed class EmbeddedLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
