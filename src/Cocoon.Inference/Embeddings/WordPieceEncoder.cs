@@ -11,6 +11,7 @@ namespace Cocoon.Inference.Embeddings;
 public sealed class WordPieceEncoder
 {
     private readonly BertTokenizer _tokenizer;
+    private readonly bool _lowerCase;
 
     /// <summary>Builds the tokenizer from a WordPiece vocabulary (one token a line).</summary>
     /// <param name="vocabulary">The bytes of vocab.txt.</param>
@@ -24,13 +25,15 @@ public sealed class WordPieceEncoder
         _tokenizer = BertTokenizer.Create(stream, new BertOptions
         {
             LowerCaseBeforeTokenization = lowerCase,
-            // Hugging Face strips accents whenever it lower-cases and strip_accents is unset (the MiniLM config).
-            RemoveNonSpacingMarks = lowerCase,
+            // Hugging Face strips accents whenever it lower-cases and strip_accents is unset (the MiniLM config);
+            // that is done by AccentFolding first, because BertTokenizer's own stripping needs ICU normalization.
+            RemoveNonSpacingMarks = false,
             ApplyBasicTokenization = true,
             IndividuallyTokenizeCjk = true,
             SplitOnSpecialTokens = true,
         });
         MaxSequenceLength = maxSequenceLength;
+        _lowerCase = lowerCase;
     }
 
     /// <summary>The most tokens, [CLS] and [SEP] included, one input may have.</summary>
@@ -43,7 +46,7 @@ public sealed class WordPieceEncoder
     public int CountTokens(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return _tokenizer.EncodeToIds(text, addSpecialTokens: false).Count + 2;
+        return WordPieces(text).Count + 2;
     }
 
     /// <summary>Encodes one input to <c>[CLS] wordpieces [SEP]</c>.</summary>
@@ -58,7 +61,7 @@ public sealed class WordPieceEncoder
             throw new InferenceException(InferenceErrorCodes.InvalidRequest, $"Input {index} is null.", "input", index);
         }
 
-        var pieces = _tokenizer.EncodeToIds(text, addSpecialTokens: false);
+        var pieces = WordPieces(text);
         if (pieces.Count == 0)
         {
             throw new InferenceException(InferenceErrorCodes.EmptyInput, $"Input {index} is empty: it has no tokens.", "input", index);
@@ -84,6 +87,9 @@ public sealed class WordPieceEncoder
         ids[kept + 1] = _tokenizer.SeparatorTokenId;
         return new EncodedInput(ids, truncated ? pieces.Count + 2 : ids.Length);
     }
+
+    private IReadOnlyList<int> WordPieces(string text) =>
+        _tokenizer.EncodeToIds(_lowerCase ? AccentFolding.LowerAndStrip(text) : text, addSpecialTokens: false);
 }
 
 /// <summary>One input as the model sees it.</summary>
