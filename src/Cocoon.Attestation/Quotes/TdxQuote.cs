@@ -70,8 +70,15 @@ public sealed class TdxQuote
     /// <summary>Header ‖ body: what the quote signature covers.</summary>
     public ReadOnlyMemory<byte> SignedBytes => _bytes[..SignedLength];
 
-    /// <summary>True when the quote carries the simulated attestation key type (devnet).</summary>
-    public bool IsSimulated => Header.AttestationKeyType == SimulatedAttestationKeyType;
+    /// <summary>QE vendor id of Cocoon's simulated quotes: ASCII "COCOON-SIMULATED".</summary>
+    public static ReadOnlySpan<byte> SimulatedQeVendorId => "COCOON-SIMULATED"u8;
+
+    /// <summary>
+    /// True when the quote carries either devnet marker: the simulated attestation key type or the simulated QE
+    /// vendor id. Either one alone is enough for a production verifier to refuse it.
+    /// </summary>
+    public bool IsSimulated =>
+        Header.AttestationKeyType == SimulatedAttestationKeyType || Header.QeVendorId.Span.SequenceEqual(SimulatedQeVendorId);
 
     /// <summary>SHA-256 of <see cref="Bytes"/>, the key of the verification cache.</summary>
     public byte[] ComputeHash() => SHA256.HashData(_bytes.Span);
