@@ -109,7 +109,7 @@ public sealed class RandomCells(int seed)
         {
             0 => BigInteger.Zero,
             1 => (BigInteger.One << bits) - 1,
-            2 => v & 0xFF,
+            2 => v & 0xFF & ((BigInteger.One << bits) - 1),
             _ => v & ((BigInteger.One << bits) - 1),
         };
     }

@@ -57,6 +57,9 @@ function randomTree(r, depth, pool) {
   return b.endCell();
 }
 
+// ton-core's storeVarUint(v, bits) takes the width of the length prefix, not TL-B's n of VarUInteger n.
+function lenBits(n) { return Math.ceil(Math.log2(n)); }
+
 function buildOps(ops) {
   const b = beginCell();
   for (const op of ops) {
@@ -65,8 +68,8 @@ function buildOps(ops) {
       case 'int': b.storeInt(BigInt(op.v), op.bits); break;
       case 'bit': b.storeBit(op.v); break;
       case 'coins': b.storeCoins(BigInt(op.v)); break;
-      case 'varuint': b.storeVarUint(BigInt(op.v), op.n); break;
-      case 'varint': b.storeVarInt(BigInt(op.v), op.n); break;
+      case 'varuint': b.storeVarUint(BigInt(op.v), lenBits(op.n)); break;
+      case 'varint': b.storeVarInt(BigInt(op.v), lenBits(op.n)); break;
       case 'addr': b.storeAddress(op.v === null ? null : Address.parse(op.v)); break;
       case 'bytes': b.storeBuffer(Buffer.from(op.v, 'hex')); break;
       case 'ref': b.storeRef(Cell.fromBoc(Buffer.from(op.v, 'hex'))[0]); break;
@@ -92,8 +95,8 @@ function readOps(cell, ops) {
       case 'int': out.push(s.loadIntBig(op.bits).toString()); break;
       case 'bit': out.push(s.loadBit()); break;
       case 'coins': out.push(s.loadCoins().toString()); break;
-      case 'varuint': out.push(s.loadVarUintBig(op.n).toString()); break;
-      case 'varint': out.push(s.loadVarIntBig(op.n).toString()); break;
+      case 'varuint': out.push(s.loadVarUintBig(lenBits(op.n)).toString()); break;
+      case 'varint': out.push(s.loadVarIntBig(lenBits(op.n)).toString()); break;
       case 'addr': { const a = s.loadMaybeAddress(); out.push(a ? a.toRawString() : null); break; }
       case 'bytes': out.push(hex(s.loadBuffer(op.v.length / 2))); break;
       case 'ref': out.push(hex(s.loadRef().hash())); break;

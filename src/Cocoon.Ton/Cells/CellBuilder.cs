@@ -211,7 +211,9 @@ public sealed class CellBuilder
     public CellBuilder StoreVarInt(BigInteger value, int n)
     {
         var lenBits = BitOperations.Log2((uint)(n - 1)) + 1;
-        var bytes = value.IsZero ? 0 : (int)((value.GetBitLength() + 8) / 8);
+        // Byte count from |value| plus a sign bit, as ton-core BitBuilder.writeVarInt sizes it; for -2^(8k-1)
+        // that is one byte more than the minimum, and matching it keeps cells byte-identical to @ton/core.
+        var bytes = value.IsZero ? 0 : (int)((BigInteger.Abs(value).GetBitLength() + 1 + 7) / 8);
         if (bytes >= n)
         {
             throw new ArgumentOutOfRangeException(nameof(value), $"{value} does not fit in VarInteger {n}");

@@ -93,6 +93,12 @@ public static class TonOracle
     {
         var list = requests.ToList();
         var json = JsonSerializer.Serialize(new { requests = list });
+        if (Environment.GetEnvironmentVariable("COCOON_ORACLE_DUMP") is { Length: > 0 } dump)
+        {
+            // Debug aid: keep the batch so it can be replayed with `node oracle.js < file`.
+            File.WriteAllText(Path.Combine(dump, $"batch-{Guid.NewGuid():N}.json"), json);
+        }
+
         var (code, output, err) = Run("node", "oracle.js", Directory, json, TimeSpan.FromMinutes(3));
         if (code != 0)
         {
