@@ -91,9 +91,19 @@ public static class CocoonNode
         }
         catch (InvalidOperationException e)
         {
-            // "Failed to convert configuration value at 'Cocoon:Mode' to type ..." names the key already.
-            var key = e.Message.Split('\'') is [_, var k, ..] ? k : CocoonOptions.SectionName;
-            throw new CocoonConfigurationException(key, $"has a value of the wrong kind ({e.InnerException?.Message ?? e.Message}).");
+            // "Failed to convert configuration value 'X' at 'Cocoon:Mode' to type '...'": name the key, then the value.
+            var match = System.Text.RegularExpressions.Regex.Match(e.Message, "value '(?<value>[^']*)' at '(?<key>[^']+)' to type '(?<type>[^']+)'");
+            if (!match.Success)
+            {
+                throw new CocoonConfigurationException(CocoonOptions.SectionName, e.Message, e);
+            }
+
+            var type = match.Groups["type"].Value.Split('.')[^1];
+            var allowed = Type.GetType(match.Groups["type"].Value) is { IsEnum: true } enumType
+                ? $"; allowed: {string.Join(", ", Enum.GetNames(enumType).Where(n => n != nameof(NodeMode.Unset)))}"
+                : "";
+            throw new CocoonConfigurationException(match.Groups["key"].Value,
+                $"'{match.Groups["value"].Value}' is not a valid {type}{allowed}.", e);
         }
 
         return NodeSettings.From(options);

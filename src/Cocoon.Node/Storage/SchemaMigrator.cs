@@ -44,27 +44,6 @@ public static class SchemaMigrator
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
 
-        await using (var create = new NpgsqlCommand(
-            """
-            CREATE TABLE IF NOT EXISTS cocoon_schema_migrations (
-                version    integer     NOT NULL PRIMARY KEY,
-                name       text        NOT NULL,
-                sha256     text        NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now())
-            """, connection))
-        {
-            // Two processes racing on CREATE TABLE IF NOT EXISTS can still collide on the catalog; the lock below
-            // makes everything after this point serial, and this statement is retried once if it loses that race.
-            try
-            {
-                await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.DuplicateTable)
-            {
-                await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
-
         await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection))
         {
             lockCommand.Parameters.AddWithValue("key", AdvisoryLockKey);
@@ -73,6 +52,18 @@ public static class SchemaMigrator
 
         try
         {
+            await using (var create = new NpgsqlCommand(
+                """
+                CREATE TABLE IF NOT EXISTS cocoon_schema_migrations (
+                    version    integer     NOT NULL PRIMARY KEY,
+                    name       text        NOT NULL,
+                    sha256     text        NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now())
+                """, connection))
+            {
+                await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             var applied = await ReadAppliedAsync(connection, cancellationToken).ConfigureAwait(false);
             CheckApplied(applied);
 

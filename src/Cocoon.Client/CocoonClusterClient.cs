@@ -1,0 +1,106 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Orleans.Configuration;
+
+namespace Cocoon.Client;
+
+/// <summary>How an app backend finds and joins a Cocoon cluster as an Orleans client.</summary>
+public sealed record CocoonClientOptions
+{
+    /// <summary>The cluster id the silos were started with.</summary>
+    public string ClusterId { get; init; } = "cocoon";
+
+    /// <summary>The service id the silos were started with.</summary>
+    public string ServiceId { get; init; } = "cocoon";
+
+    /// <summary>Find gateways in the cluster's membership table (Npgsql connection string); or use <see cref="Gateways"/>.</summary>
+    public string? MembershipConnectionString { get; init; }
+
+    /// <summary>Fixed silo client-gateway endpoints, when the membership database is not reachable from the client.</summary>
+    public IReadOnlyList<IPEndPoint> Gateways { get; init; } = [];
+
+    /// <summary>Where the client logs; null for nowhere.</summary>
+    public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
+}
+
+/// <summary>
+/// A connected Orleans client to a Cocoon cluster: typed grain interfaces from <c>Cocoon.Abstractions</c> through
+/// <see cref="Grains"/>. Dispose it to disconnect.
+/// </summary>
+public sealed class CocoonClusterClient : IAsyncDisposable
+{
+    private static readonly Type[] ProviderFactories = [typeof(NpgsqlFactory)];
+    private readonly IHost _host;
+
+    private CocoonClusterClient(IHost host)
+    {
+        _host = host;
+        Grains = host.Services.GetRequiredService<IClusterClient>();
+    }
+
+    /// <summary>The cluster's grains.</summary>
+    public IClusterClient Grains { get; }
+
+    /// <summary>Connects, retrying until <paramref name="cancellationToken"/> while no gateway answers.</summary>
+    public static async Task<CocoonClusterClient> ConnectAsync(CocoonClientOptions options, CancellationToken cancellationToken = default)
+    {
+        _ = ProviderFactories;
+        if (options.MembershipConnectionString is null && options.Gateways.Count == 0)
+        {
+            throw new ArgumentException("Give either MembershipConnectionString or at least one gateway endpoint.", nameof(options));
+        }
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        options.ConfigureLogging?.Invoke(builder.Logging);
+        builder.UseOrleansClient(client =>
+        {
+            client.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = options.ClusterId;
+                o.ServiceId = options.ServiceId;
+            });
+            if (options.MembershipConnectionString is { } connectionString)
+            {
+                client.UseAdoNetClustering(o =>
+                {
+                    o.Invariant = "Npgsql";
+                    o.ConnectionString = connectionString;
+                });
+            }
+            else
+            {
+                client.UseStaticClustering(options.Gateways.ToArray());
+            }
+        });
+
+        var host = builder.Build();
+        try
+        {
+            await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            host.Dispose();
+            throw;
+        }
+
+        return new CocoonClusterClient(host);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _host.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+        finally
+        {
+            _host.Dispose();
+        }
+    }
+}

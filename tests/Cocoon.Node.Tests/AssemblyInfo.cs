@@ -1,0 +1,3 @@
+using Cocoon.Testing;
+
+[assembly: AssemblyFixture(typeof(PostgresFixture))]

@@ -1,0 +1,151 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Cocoon.Node.Configuration;
+using Cocoon.Node.Hosting;
+using Cocoon.Node.Storage;
+using Cocoon.Testing;
+using Npgsql;
+
+namespace Cocoon.Node.Tests;
+
+public sealed class ConfigurationTests(PostgresFixture postgres)
+{
+    private static Dictionary<string, string?> Valid(string? connectionString) => new()
+    {
+        ["Cocoon:Mode"] = "Production",
+        ["Cocoon:Roles"] = "proxy,worker",
+        ["Cocoon:Silo:SiloPort"] = PostgresServer.FreeLoopbackPort().ToString(CultureInfo.InvariantCulture),
+        ["Cocoon:Silo:GatewayPort"] = PostgresServer.FreeLoopbackPort().ToString(CultureInfo.InvariantCulture),
+        ["Cocoon:Storage:Provider"] = "PostgreSql",
+        ["Cocoon:Storage:ConnectionString"] = connectionString,
+        ["Cocoon:Gateway:Url"] = "http://127.0.0.1:0",
+    };
+
+    private static async Task<CocoonConfigurationException> StartFailsAsync(Dictionary<string, string?> config)
+    {
+        return await Assert.ThrowsAsync<CocoonConfigurationException>(async () =>
+        {
+            using var host = await CocoonNode.BuildAsync([], new CocoonNodeOptions { Overrides = config });
+        });
+    }
+
+    [Theory]
+    [InlineData("", "no role is set")]
+    [InlineData("gpu", "unknown role 'gpu'")]
+    public async Task A_missing_or_unknown_role_names_Cocoon_Roles(string roles, string message)
+    {
+        var config = Valid("Host=127.0.0.1;Database=x");
+        config["Cocoon:Roles"] = roles;
+
+        var e = await StartFailsAsync(config);
+
+        Assert.Equal("Cocoon:Roles", e.Setting);
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("Staging")]
+    public async Task An_unset_or_unknown_mode_names_Cocoon_Mode(string mode)
+    {
+        var config = Valid("Host=127.0.0.1;Database=x");
+        config["Cocoon:Mode"] = mode;
+
+        var e = await StartFailsAsync(config);
+
+        Assert.Equal("Cocoon:Mode", e.Setting);
+    }
+
+    [Fact]
+    public async Task Production_refuses_memory_storage()
+    {
+        var config = Valid(null);
+        config["Cocoon:Storage:Provider"] = "Memory";
+
+        var e = await StartFailsAsync(config);
+
+        Assert.Equal("Cocoon:Storage:Provider", e.Setting);
+        Assert.Contains("refused in Production mode", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unreachable_database_names_the_connection_string()
+    {
+        var closedPort = PostgresServer.FreeLoopbackPort();
+        var e = await StartFailsAsync(Valid($"Host=127.0.0.1;Port={closedPort};Database=cocoon;Username=u;Password=p"));
+
+        Assert.Equal("Cocoon:Storage:ConnectionString", e.Setting);
+        Assert.Contains($"cannot reach PostgreSQL at 127.0.0.1:{closedPort}", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Wrong_credentials_name_the_connection_string()
+    {
+        var good = new NpgsqlConnectionStringBuilder(await postgres.CreateDatabaseAsync("creds")) { Password = "wrong" };
+
+        var e = await StartFailsAsync(Valid(good.ConnectionString));
+
+        Assert.Equal("Cocoon:Storage:ConnectionString", e.Setting);
+        Assert.Contains("refused user 'cocoon'", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_missing_database_names_the_connection_string()
+    {
+        var good = new NpgsqlConnectionStringBuilder(await postgres.CreateDatabaseAsync("missing")) { Database = "no_such_db" };
+
+        var e = await StartFailsAsync(Valid(good.ConnectionString));
+
+        Assert.Contains("database 'no_such_db' does not exist", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_schema_that_is_behind_is_refused_when_start_up_may_not_migrate()
+    {
+        var config = Valid(await postgres.CreateEmptyDatabaseAsync("behind"));
+        config["Cocoon:Storage:MigrateOnStart"] = "false";
+
+        var e = await StartFailsAsync(config);
+
+        Assert.Equal("Cocoon:Storage:MigrateOnStart", e.Setting);
+        Assert.Contains($"at version 0 and this build needs {SchemaMigrator.LatestVersion}", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Cocoon:Silo:SiloPort")]
+    [InlineData("Cocoon:Silo:GatewayPort")]
+    [InlineData("Cocoon:Gateway:Url")]
+    public async Task A_port_in_use_names_its_setting(string setting)
+    {
+        using var squatter = new TcpListener(IPAddress.Loopback, 0);
+        squatter.Start();
+        var port = ((IPEndPoint)squatter.LocalEndpoint).Port.ToString(CultureInfo.InvariantCulture);
+        var config = Valid(await postgres.CreateDatabaseAsync("ports"));
+        config[setting] = setting == "Cocoon:Gateway:Url" ? $"http://127.0.0.1:{port}" : port;
+
+        var e = await StartFailsAsync(config);
+
+        Assert.Equal(setting, e.Setting);
+        Assert.Contains($"port {port} on 127.0.0.1 is already in use", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_node_process_prints_one_clear_line_and_exits_2_on_bad_credentials()
+    {
+        var bad = new NpgsqlConnectionStringBuilder(await postgres.CreateDatabaseAsync("proc")) { Password = "wrong" };
+        await using var node = NodeProcess.Start("cocoon-node",
+        [
+            "--Cocoon:Mode", "Production", "--Cocoon:Roles", "worker",
+            "--Cocoon:Silo:SiloPort", PostgresServer.FreeLoopbackPort().ToString(CultureInfo.InvariantCulture),
+            "--Cocoon:Silo:GatewayPort", "0",
+            "--Cocoon:Storage:ConnectionString", bad.ConnectionString,
+        ]);
+
+        Assert.Equal(2, await node.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        var lines = node.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var line = Assert.Single(lines);
+        Assert.StartsWith("cocoon-node: configuration error: Cocoon:Storage:ConnectionString: PostgreSQL at 127.0.0.1:", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", node.StandardError + node.StandardOutput, StringComparison.Ordinal);
+    }
+}
