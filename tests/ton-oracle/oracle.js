@@ -114,7 +114,8 @@ function readOps(cell, ops) {
 
 function walletOf(kind, publicKey, workchain, testnet) {
   if (kind === 'v4r2') return WalletContractV4.create({ workchain, publicKey });
-  return WalletContractV5R1.create({ workchain, publicKey, walletId: { networkGlobalId: testnet ? -3 : -239 } });
+  // The context carries the wallet's own workchain (wallet-contract-v5 wallet_id); @ton/ton would default it to 0.
+  return WalletContractV5R1.create({ workchain, publicKey, walletId: { networkGlobalId: testnet ? -3 : -239, context: { workchain, subwalletNumber: 0, walletVersion: 'v5r1' } } });
 }
 
 function messagesOf(list) {
