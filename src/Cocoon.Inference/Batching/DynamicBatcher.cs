@@ -219,7 +219,6 @@ public sealed class DynamicBatcher<TItem, TResult> : IAsyncDisposable
 
     private async Task RunAsync(List<Entry> batch)
     {
-        Interlocked.Increment(ref _running);
         try
         {
             var items = new TItem[batch.Count];
@@ -233,7 +232,7 @@ public sealed class DynamicBatcher<TItem, TResult> : IAsyncDisposable
             {
                 results = await RunOnceAsync(items).ConfigureAwait(false);
             }
-            catch (Exception ex) when (batch.Count > 1 && ex is not ObjectDisposedException)
+            catch (Exception ex) when (batch.Count > 1 && !_stop.IsCancellationRequested && ex is not ObjectDisposedException)
             {
                 await RunAloneAsync(batch).ConfigureAwait(false);
                 return;
@@ -259,7 +258,6 @@ public sealed class DynamicBatcher<TItem, TResult> : IAsyncDisposable
         }
         finally
         {
-            Interlocked.Decrement(ref _running);
             _slots.Release();
         }
     }
@@ -288,7 +286,18 @@ public sealed class DynamicBatcher<TItem, TResult> : IAsyncDisposable
 
     private async Task<IReadOnlyList<TResult>> RunOnceAsync(TItem[] items)
     {
-        var results = await _runBatch(items, _stop.Token).ConfigureAwait(false);
+        IReadOnlyList<TResult> results;
+        // Counted around the model run itself, so that it reads zero again before any result is handed out.
+        Interlocked.Increment(ref _running);
+        try
+        {
+            results = await _runBatch(items, _stop.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _running);
+        }
+
         if (results is null || results.Count != items.Length)
         {
             throw new InferenceException(InferenceErrorCodes.InternalError,
@@ -298,9 +307,13 @@ public sealed class DynamicBatcher<TItem, TResult> : IAsyncDisposable
         return results;
     }
 
-    private static InferenceException AsInferenceException(Exception ex) =>
-        ex as InferenceException ??
-        new InferenceException(InferenceErrorCodes.InternalError, $"The model run failed ({ex.GetType().Name}).", innerException: ex);
+    private InferenceException AsInferenceException(Exception ex) => ex switch
+    {
+        InferenceException known => known,
+        OperationCanceledException when _stop.IsCancellationRequested =>
+            new InferenceException(InferenceErrorCodes.EngineStopped, "The inference engine stopped during the run.", innerException: ex),
+        _ => new InferenceException(InferenceErrorCodes.InternalError, $"The model run failed ({ex.GetType().Name}).", innerException: ex),
+    };
 
     private sealed class Entry
     {

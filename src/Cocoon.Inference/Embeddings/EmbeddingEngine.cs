@@ -22,6 +22,9 @@ public sealed record EmbeddingEngineOptions
 /// The sentence embedding engine: a verified model (<see cref="ModelStore"/>), one ONNX Runtime session on the chosen
 /// execution provider, WordPiece tokenization, and a <see cref="DynamicBatcher{TItem, TResult}"/> in front of the
 /// session so that concurrent requests share runs and no more than the configured capacity runs at once.
+/// Instruments on the <c>Cocoon</c> meter: <c>cocoon.inference.batch.size</c>, <c>cocoon.inference.run.duration</c>,
+/// <c>cocoon.inference.tokens</c>, <c>cocoon.inference.queue.length</c>, <c>cocoon.inference.runs.active</c> and
+/// <c>cocoon.inference.runs.capacity</c>, tagged <c>cocoon.model</c>.
 /// </summary>
 public sealed class EmbeddingEngine : IEmbeddingEngine, IAsyncDisposable
 {
@@ -29,6 +32,7 @@ public sealed class EmbeddingEngine : IEmbeddingEngine, IAsyncDisposable
     private readonly WordPieceEncoder _encoder;
     private readonly SentenceEmbeddingRunner _runner;
     private readonly DynamicBatcher<int[], float[]> _batcher;
+    private readonly EmbeddingMetrics _metrics;
 
     private EmbeddingEngine(VerifiedModel model, EmbeddingEngineOptions options)
     {
@@ -55,6 +59,7 @@ public sealed class EmbeddingEngine : IEmbeddingEngine, IAsyncDisposable
         ModelSha256 = model.OnnxSha256;
         Dimensions = manifest.Dimensions;
         _batcher = new DynamicBatcher<int[], float[]>(RunBatchAsync, options.Batching, options.TimeProvider);
+        _metrics = new EmbeddingMetrics(ModelName, () => _batcher.Waiting, () => _batcher.Running, options.Batching.Capacity);
     }
 
     /// <summary>Starts an engine for a verified embedding model.</summary>
@@ -88,6 +93,8 @@ public sealed class EmbeddingEngine : IEmbeddingEngine, IAsyncDisposable
 
     /// <summary>The tokenizer, for callers that need the model's token ids.</summary>
     public WordPieceEncoder Encoder => _encoder;
+
+    internal System.Diagnostics.Metrics.Meter Meter => _metrics.Meter;
 
     /// <inheritdoc />
     public int CountTokens(string input) => _encoder.CountTokens(input);
@@ -146,10 +153,25 @@ public sealed class EmbeddingEngine : IEmbeddingEngine, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _batcher.DisposeAsync().ConfigureAwait(false);
+        _metrics.Dispose();
         _session.Dispose();
     }
 
     private Task<IReadOnlyList<float[]>> RunBatchAsync(IReadOnlyList<int[]> batch, CancellationToken stop) =>
         // ONNX Runtime's Run blocks its thread for the whole run: keep it off the batcher's dispatcher.
-        Task.Run<IReadOnlyList<float[]>>(() => _runner.Run(batch), stop);
+        Task.Run<IReadOnlyList<float[]>>(
+            () =>
+            {
+                var start = System.Diagnostics.Stopwatch.GetTimestamp();
+                var vectors = _runner.Run(batch);
+                var tokens = 0;
+                foreach (var sequence in batch)
+                {
+                    tokens += sequence.Length;
+                }
+
+                _metrics.RecordRun(batch.Count, tokens, start);
+                return vectors;
+            },
+            stop);
 }
