@@ -4,6 +4,7 @@ using Cocoon.Cli.Commands;
 var root = new RootCommand("cocoon: operate a Cocoon confidential inference network.")
 {
     DevnetCommand.Create(),
+    AttestCommands.Create(),
 };
 
 // Process termination (Ctrl-C, SIGTERM) is left to the commands: the devnet's host stops the silo and then the
