@@ -41,6 +41,16 @@ public sealed class OracleTests
             }
         }
 
+        // A simulated quote: dcap-qvl must read the fields our QuoteBuilder wrote, and both must refuse it (ours in
+        // production mode, dcap-qvl because its chain does not reach Intel's root).
+        var now = new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
+        using (var authority = Providers.SimulatedAttestationAuthority.Create(now))
+        using (var provider = new Providers.SimulatedQuoteProvider(authority, Providers.SimulatedTdMeasurements.ForImage("oracle")))
+        {
+            var reportData = Enumerable.Range(0, 64).Select(i => (byte)(255 - i)).ToArray();
+            yield return new Case("Simulated", provider.GetQuoteAsync(reportData).AsTask().GetAwaiter().GetResult(), false, now);
+        }
+
         var phala = Vectors.Read(Vectors.Phala.File);
         yield return new Case("Phala-collateral", phala, true, Vectors.PhalaClock);
         yield return new Case("Phala-collateral-after-next-update", phala, true, Vectors.PhalaClock.AddDays(3));
@@ -77,6 +87,7 @@ public sealed class OracleTests
             var output = Run("node", ["oracle.js", casesPath], OracleDirectory.Value, TimeSpan.FromSeconds(60));
             var results = JsonNode.Parse(output)!.AsArray();
             Assert.Equal(cases.Count, results.Count);
+            Assert.NotNull(results.Single(r => (string)r!["name"]! == "Simulated")!["fields"]);
 
             var collateral = VerificationTests.PhalaCollateral();
             for (var i = 0; i < cases.Count; i++)
