@@ -55,6 +55,33 @@ public sealed class FuzzRegressionTests
         }
     }
 
+    [Fact]
+    public void Verifier_never_throws_on_mutated_pck_chains()
+    {
+        // Mutations inside the PEM text: broken base64, broken DER, broken certificates. Every verdict must be a
+        // result naming a step, never an exception.
+        var v = Vectors.Phala;
+        var original = Vectors.Read(v.File)[..v.Length];
+        var quote = TdxQuote.Parse(original);
+        var chainStart = v.Length - quote.SignatureData.QeReportCertificationData.CertificationData.Data.Length;
+        var verifier = VerificationTests.VerifierAt(v.Clock);
+        var random = new Random(1234);
+        var steps = new HashSet<Verification.VerificationStep?>();
+        for (var i = 0; i < 150; i++)
+        {
+            var bytes = (byte[])original.Clone();
+            for (var k = random.Next(1, 4); k > 0; k--)
+            {
+                bytes[random.Next(chainStart, bytes.Length)] = (byte)random.Next(256);
+            }
+
+            var result = verifier.Verify(bytes);
+            steps.Add(result.FailedStep);
+        }
+
+        Assert.Contains(Verification.VerificationStep.PckCertificateChain, steps);
+    }
+
     private static byte[] Mutate(byte[] original, Random random, int[] lengthFields)
     {
         var bytes = (byte[])original.Clone();

@@ -101,7 +101,7 @@ public sealed record TcbInfo
                 Levels = tcbLevels,
             };
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or ArgumentException)
         {
             throw new FormatException("malformed TDX TCB info: " + e.Message, e);
         }

@@ -1,5 +1,6 @@
 using System.Formats.Asn1;
 using System.Net.Security;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Cocoon.Attestation.Collateral;
 using Cocoon.Attestation.Policy;
@@ -49,8 +50,20 @@ public sealed class RaTlsCertificateValidator
         _collateral = collateral;
     }
 
-    /// <summary>Validates <paramref name="certificate"/> completely.</summary>
+    /// <summary>Validates <paramref name="certificate"/> completely. Never throws for a malformed certificate.</summary>
     public RaTlsValidationResult Validate(X509Certificate2 certificate)
+    {
+        try
+        {
+            return ValidateCore(certificate);
+        }
+        catch (CryptographicException e)
+        {
+            return Fail(VerificationStep.CertificateFormat, "certificate does not decode: " + e.Message);
+        }
+    }
+
+    private RaTlsValidationResult ValidateCore(X509Certificate2 certificate)
     {
         var quoteExtension = certificate.Extensions[RaTlsOids.Quote];
         var claimsExtension = certificate.Extensions[RaTlsOids.Claims];

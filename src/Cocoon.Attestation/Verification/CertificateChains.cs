@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
 namespace Cocoon.Attestation.Verification;
@@ -36,7 +37,17 @@ internal static class CertificateChains
         policy.DisableCertificateDownloads = true;
         policy.VerificationTime = now.UtcDateTime;
         policy.VerificationTimeIgnored = false;
-        if (!builder.Build(leaf))
+        bool built;
+        try
+        {
+            built = builder.Build(leaf);
+        }
+        catch (CryptographicException e)
+        {
+            return $"certificate chain of '{leaf.Subject}' cannot be built: {e.Message}";
+        }
+
+        if (!built)
         {
             var reasons = string.Join("; ", builder.ChainStatus.Select(s => s.Status + " " + s.StatusInformation.Trim()));
             return $"certificate chain of '{leaf.Subject}' does not verify to the pinned root at {now:O}: {reasons}";
