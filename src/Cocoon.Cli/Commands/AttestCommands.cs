@@ -154,7 +154,7 @@ public static class AttestCommands
             }
             else
             {
-                Console.Error.WriteLine($"FAILED at {result.FailedStep}: {result.Message}");
+                Console.Error.WriteLine($"FAILED: {result.Message}");
             }
 
             return result.IsValid ? 0 : 1;
