@@ -245,6 +245,31 @@ public sealed class CellBuilder
     /// <summary>Writes TL-B <c>Maybe ^X</c>: bit 0, or bit 1 and a reference.</summary>
     public CellBuilder StoreMaybeRef(Cell? cell) => cell is null ? StoreBit(false) : StoreBit(true).StoreRef(cell);
 
+    /// <summary>Writes TL-B <c>Maybe X</c> for an inline value: bit 0, or bit 1 and the value.</summary>
+    public CellBuilder StoreMaybe<T>(T? value, Action<T, CellBuilder> write)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        if (value is null)
+        {
+            return StoreBit(false);
+        }
+
+        StoreBit(true);
+        write(value, this);
+        return this;
+    }
+
+    /// <summary>
+    /// Writes TL-B <c>Either X ^X</c>: bit 0 and the cell's contents inline, or bit 1 and a reference to it. With
+    /// <paramref name="inRef"/> null the value goes inline when its bits and references fit, as ton-core does for bodies.
+    /// </summary>
+    public CellBuilder StoreEither(Cell value, bool? inRef = null)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        var asRef = inRef ?? (AvailableBits - 1 < value.BitLength || RefCount + value.Refs.Count > Cell.MaxRefs || value.IsExotic);
+        return asRef ? StoreBit(true).StoreRef(value) : StoreBit(false).StoreCellContents(value);
+    }
+
     /// <summary>Writes a <c>MsgAddress</c>: <c>addr_none$00</c> for null, else <c>addr_std$10</c> (tblkch.pdf 3.1.2).</summary>
     public CellBuilder StoreAddress(TonAddress? address)
     {

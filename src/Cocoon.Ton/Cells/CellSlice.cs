@@ -197,6 +197,14 @@ public sealed class CellSlice
     /// <summary>Reads TL-B <c>Maybe ^X</c>.</summary>
     public Cell? LoadMaybeRef() => LoadBit() ? LoadRef() : null;
 
+    /// <summary>Reads TL-B <c>Maybe X</c> for an inline value.</summary>
+    public T? LoadMaybe<T>(Func<CellSlice, T> read)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        return LoadBit() ? read(this) : null;
+    }
+
     /// <summary>Reads TL-B <c>HashmapE</c>: null when empty, else the root cell of the dictionary.</summary>
     public Cell? LoadDictionary() => LoadMaybeRef();
 
