@@ -114,6 +114,24 @@ public sealed class SimulatedAndPolicyTests : IDisposable
     }
 
     [Fact]
+    public void Ca_certificate_as_pck_leaf_fails_the_chain()
+    {
+        // A quote whose "PCK" leaf is the CA itself: signatures are all fine, the chain is not.
+        using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=dev ca", caKey, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
+        using var ca = request.CreateSelfSigned(Now.AddDays(-1), Now.AddDays(1));
+        using var attestationKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var quote = QuoteBuilder.Build(
+            TdxQuote.SimulatedAttestationKeyType, TdxQuote.SimulatedQeVendorId, new TdReportFields(), attestationKey, caKey,
+            new byte[EnclaveReport.Size], new byte[32], ca.ExportCertificatePem() + "\n" + ca.ExportCertificatePem());
+        var verifier = new QuoteVerifier(new QuoteVerifierOptions { Mode = AttestationMode.Devnet, TimeProvider = new FakeTimeProvider(Now), SimulatedRoot = ca });
+        var result = verifier.Verify(quote);
+        Assert.Equal(VerificationStep.PckCertificateChain, result.FailedStep);
+        Assert.Contains("CA certificate used as an end entity", result.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Authority_round_trips_through_pem()
     {
         var (cert, key) = _authority.ExportRootPem();

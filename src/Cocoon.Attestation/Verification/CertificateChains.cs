@@ -21,6 +21,13 @@ internal static class CertificateChains
     {
         chain = [];
         validUntil = now;
+
+        // RFC 5280 4.2.1.9: an end-entity certificate must not be a CA (dcap-qvl: CaUsedAsEndEntity).
+        if (leaf.Extensions.OfType<X509BasicConstraintsExtension>().Any(b => b.CertificateAuthority))
+        {
+            return $"certificate '{leaf.Subject}' is a CA certificate used as an end entity";
+        }
+
         using var builder = new X509Chain();
         var policy = builder.ChainPolicy;
         policy.TrustMode = X509ChainTrustMode.CustomRootTrust;
