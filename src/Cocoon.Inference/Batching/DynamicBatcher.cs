@@ -129,20 +129,24 @@ public sealed class DynamicBatcher<TItem, TResult> : IAsyncDisposable
                 _ = RunAsync(batch);
             }
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested || Volatile.Read(ref _disposed) != 0)
         {
         }
         catch (ChannelClosedException)
         {
         }
 
-        var stopped = new InferenceException(InferenceErrorCodes.EngineStopped, "The inference engine stopped before the request ran.");
         while (_queue.Reader.TryRead(out var left))
         {
-            if (left.TryClaim())
-            {
-                left.TryFail(stopped);
-            }
+            FailStopped(left);
+        }
+    }
+
+    private static void FailStopped(Entry entry)
+    {
+        if (entry.TryClaim())
+        {
+            entry.TryFail(new InferenceException(InferenceErrorCodes.EngineStopped, "The inference engine stopped before the request ran."));
         }
     }
 
@@ -150,6 +154,24 @@ public sealed class DynamicBatcher<TItem, TResult> : IAsyncDisposable
     private async Task<List<Entry>> CollectAsync(CancellationToken stop)
     {
         var batch = new List<Entry>(_options.MaxBatchSize);
+        try
+        {
+            return await CollectIntoAsync(batch, stop).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Stopping while a batch was being gathered: its requests have left the queue, so fail them here.
+            foreach (var entry in batch)
+            {
+                FailStopped(entry);
+            }
+
+            throw;
+        }
+    }
+
+    private async Task<List<Entry>> CollectIntoAsync(List<Entry> batch, CancellationToken stop)
+    {
         var reader = _queue.Reader;
         while (batch.Count == 0)
         {
@@ -185,19 +207,27 @@ public sealed class DynamicBatcher<TItem, TResult> : IAsyncDisposable
             var winner = await Task.WhenAny(more, timer).ConfigureAwait(false);
             await waitOver.CancelAsync().ConfigureAwait(false);
             stop.ThrowIfCancellationRequested();
-            if (winner == timer || !await SafeResult(more).ConfigureAwait(false))
+            if (winner == more)
             {
-                // The wait is over (or the queue closed): anything that arrived meanwhile still joins below.
-                while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var late))
+                // Only DisposeAsync completes the queue: treat it as the stop it is, whichever signal came first.
+                if (!await SafeResult(more).ConfigureAwait(false))
                 {
-                    if (!late.IsCancelled)
-                    {
-                        batch.Add(late);
-                    }
+                    throw new OperationCanceledException("The batcher is stopping.");
                 }
 
-                break;
+                continue;
             }
+
+            // The wait is over: anything that arrived meanwhile still joins.
+            while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var late))
+            {
+                if (!late.IsCancelled)
+                {
+                    batch.Add(late);
+                }
+            }
+
+            break;
         }
 
         // Claiming is the point of no return: a request cancelled before it is dropped and never runs.

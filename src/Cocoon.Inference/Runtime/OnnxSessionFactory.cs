@@ -19,8 +19,8 @@ public sealed record OnnxSessionSettings
 /// <summary>
 /// Creates ONNX Runtime sessions on the CUDA execution provider when a GPU is usable and on the CPU one otherwise,
 /// and says which it took and why. "Usable" is checked in order: the native library was built with the CUDA provider,
-/// the NVIDIA driver (libcuda) loads and reports the device, and the CUDA provider (with its CUDA and cuDNN
-/// libraries) starts. The first check that fails is the reason reported for running on CPU.
+/// the NVIDIA driver (libcuda) loads and reports the device, the provider library loads with the CUDA and cuDNN
+/// libraries it links, and the provider starts. The first check that fails is the reason reported for running on CPU.
 /// </summary>
 public static class OnnxSessionFactory
 {
@@ -95,7 +95,24 @@ public static class OnnxSessionFactory
         }
 
         // The driver stays loaded: unloading libcuda after cuInit is not supported.
-        return DeviceCountProblem(handle, deviceId);
+        var device = DeviceCountProblem(handle, deviceId);
+        if (device is not null)
+        {
+            return device;
+        }
+
+        // ONNX Runtime's own error for a provider library that does not load is only "Failed to load shared library";
+        // loading it here first gives the loader's reason (typically a missing CUDA 12 / cuDNN 9 library).
+        var provider = OperatingSystem.IsWindows() ? "onnxruntime_providers_cuda.dll" : "libonnxruntime_providers_cuda.so";
+        try
+        {
+            NativeLibrary.Load(provider, typeof(InferenceSession).Assembly, DllImportSearchPath.AssemblyDirectory);
+            return null;
+        }
+        catch (DllNotFoundException ex)
+        {
+            return $"{provider} does not load: {ex.Message}";
+        }
     }
 
     private static unsafe string? DeviceCountProblem(IntPtr driver, int deviceId)
