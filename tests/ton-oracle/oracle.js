@@ -156,11 +156,22 @@ async function sandboxTransfer(req) {
       exitCode: desc.computePhase.type === 'vm' ? desc.computePhase.exitCode : null,
       actionSuccess: desc.actionPhase ? desc.actionPhase.success : null,
       outMessages: walletTx.outMessagesCount,
-      inMessageHash: hex(walletTx.inMessage ? beginCell().store(storeMessage(walletTx.inMessage)).endCell().hash() : Buffer.alloc(0)),
+      // The hash the chain records: transaction cell -> ^[in_msg:(Maybe ^Message) ...] -> the message cell.
+      inMessageHash: hex(walletTx.raw.refs[0].refs[0].hash()),
       seqno,
       received: Object.fromEntries(req.watch.map((d) => [d, (after[d] - before[d]).toString()])),
       transactions: res.transactions.length,
     });
+  }
+  if (req.replayLast) {
+    // Sending the last message again must fail: the wallet's seqno has moved on.
+    let accepted = true;
+    try {
+      await chain.sendMessage(Cell.fromBoc(Buffer.from(req.messages[req.messages.length - 1], 'hex'))[0]);
+    } catch (e) {
+      accepted = false;
+    }
+    results.push({ replayAccepted: accepted });
   }
   return results;
 }
