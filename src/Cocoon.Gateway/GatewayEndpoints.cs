@@ -1,18 +1,21 @@
+using System.Text.Json;
+using Cocoon.Abstractions;
 using Cocoon.Abstractions.Cluster;
+using Cocoon.Abstractions.Inference;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 
 namespace Cocoon.Gateway;
 
-/// <summary>The gateway's HTTP endpoints.</summary>
+/// <summary>The gateway's HTTP endpoints (OpenAI-compatible, DESIGN section 4).</summary>
 public static class GatewayEndpoints
 {
     private static readonly TimeSpan HealthTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// Maps the gateway. For now: <c>GET /healthz</c>, which answers 200 with the serving silo's identity when a grain
-    /// call through the cluster succeeds, and 503 when it does not.
+    /// Maps <c>GET /healthz</c>, <c>GET /v1/models</c> and <c>POST /v1/embeddings</c>. Every refusal is an OpenAI
+    /// error object; nothing of a request's content is logged.
     /// </summary>
     public static IEndpointRouteBuilder MapCocoonGateway(this IEndpointRouteBuilder endpoints)
     {
@@ -28,8 +31,103 @@ public static class GatewayEndpoints
                 return Results.Json(new HealthResponse("unavailable", null, null, null), statusCode: StatusCodes.Status503ServiceUnavailable);
             }
         });
+
+        endpoints.MapGet("/v1/models", context => Guarded(context, async (grains, apiKey) =>
+        {
+            var models = await grains.GetGrain<IInferenceServiceGrain>(0).ListModelsAsync(apiKey);
+            context.Response.ContentType = "application/json";
+            await using var writer = new Utf8JsonWriter(context.Response.Body, JsonWriting.Options);
+            writer.WriteStartObject();
+            writer.WriteString("object", "list");
+            writer.WriteStartArray("data");
+            foreach (var model in models)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("id", model.Name);
+                writer.WriteString("object", "model");
+                writer.WriteNumber("created", model.CreatedAt.ToUnixTimeSeconds());
+                writer.WriteString("owned_by", "cocoon");
+                writer.WriteStartObject("cocoon");
+                writer.WriteString("kind", model.Kind);
+                writer.WriteNumber("workers", model.LiveWorkers);
+                writer.WriteNumber("context_length", model.ContextLength);
+                if (model.Dimensions > 0)
+                {
+                    writer.WriteNumber("dimensions", model.Dimensions);
+                }
+
+                writer.WriteEndObject();
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+            await writer.FlushAsync(context.RequestAborted);
+        }));
+
+        endpoints.MapPost("/v1/embeddings", context => Guarded(context, async (grains, apiKey) =>
+        {
+            // Authenticate before reading the body, as OpenAI does: a bad key is a 401 whatever the body holds.
+            await Authentication.RequireAsync(grains, apiKey);
+            using var body = await RequestBody.ReadObjectAsync(context);
+            var request = EmbeddingsEndpoint.Parse(body.RootElement);
+            var response = await grains.GetGrain<IInferenceServiceGrain>(0).EmbedAsync(
+                apiKey,
+                new EmbeddingRequest { Model = request.Model, Inputs = request.Inputs, Truncate = request.Truncate },
+                context.RequestAborted);
+            await EmbeddingsEndpoint.WriteAsync(context, request, response);
+        }));
+
+        endpoints.MapFallback(context => OpenAiErrors.WriteAsync(context, StatusCodes.Status404NotFound, "not_found",
+            $"Unknown endpoint: {context.Request.Method} {context.Request.Path}."));
         return endpoints;
     }
 
+    private static async Task Guarded(HttpContext context, Func<IGrainFactory, string, Task> handler)
+    {
+        var grains = context.RequestServices.GetService(typeof(IGrainFactory)) as IGrainFactory
+            ?? throw new InvalidOperationException("The gateway needs the silo's IGrainFactory.");
+        try
+        {
+            await handler(grains, Authentication.BearerKey(context));
+        }
+        catch (CocoonApiException e)
+        {
+            await OpenAiErrors.WriteAsync(context, e);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; nothing to answer.
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException)
+        {
+            await OpenAiErrors.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "cluster_unavailable",
+                "The Cocoon cluster did not answer; retry shortly.", type: "server_error");
+        }
+    }
+
     private sealed record HealthResponse(string Status, string? Silo, string? Roles, string? Version);
+}
+
+/// <summary>Bearer API keys.</summary>
+internal static class Authentication
+{
+    public static string BearerKey(HttpContext context)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : "";
+    }
+
+    public static async Task RequireAsync(IGrainFactory grains, string apiKey)
+    {
+        if (apiKey.Length == 0)
+        {
+            throw new CocoonApiException(401, "missing_api_key", "You didn't provide an API key: send it as 'Authorization: Bearer KEY'.");
+        }
+
+        if (await grains.GetGrain<Abstractions.Accounts.IApiKeyGrain>(Abstractions.Accounts.ApiKeys.Hash(apiKey)).ResolveAsync() is null)
+        {
+            throw new CocoonApiException(401, "invalid_api_key", "Incorrect API key provided.");
+        }
+    }
 }

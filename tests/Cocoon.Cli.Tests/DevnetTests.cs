@@ -52,7 +52,7 @@ public sealed class DevnetTests : IDisposable
             Assert.Equal($"http://127.0.0.1:{port}", first.Gateway);
             Assert.Equal("postgresql", first.Storage);
             Assert.StartsWith("sk-cocoon-dev-", first.ApiKey, StringComparison.Ordinal);
-            Assert.Contains($"curl -s http://127.0.0.1:{port}/healthz", devnet.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains($"curl -s http://127.0.0.1:{port}/v1/embeddings -H 'Authorization: Bearer {first.ApiKey}'", devnet.StandardOutput, StringComparison.Ordinal);
             await AssertHealthyAsync(first.Gateway);
 
             // Something durable, written before the crash.

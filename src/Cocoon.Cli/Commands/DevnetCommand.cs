@@ -55,7 +55,7 @@ internal static class DevnetCommand
             try
             {
                 var runner = new DevnetRunner(
-                    new DevnetOptions(parse.GetValue(dataDir)!, portValue, parse.GetValue(storage)!, parse.GetValue(verbose)),
+                    new DevnetRunOptions(parse.GetValue(dataDir)!, portValue, parse.GetValue(storage)!, parse.GetValue(verbose)),
                     Console.Out, Console.Error);
                 return await runner.RunAsync(cancellationToken);
             }

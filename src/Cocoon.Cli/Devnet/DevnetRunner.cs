@@ -9,14 +9,14 @@ using Microsoft.Extensions.Logging;
 namespace Cocoon.Cli.Devnet;
 
 /// <summary>Settings of one <c>cocoon devnet</c> run.</summary>
-internal sealed record DevnetOptions(string DataDirectory, int Port, string Storage, bool Verbose);
+internal sealed record DevnetRunOptions(string DataDirectory, int Port, string Storage, bool Verbose);
 
 /// <summary>
 /// <c>cocoon devnet</c>: a whole Cocoon network on one machine. A private PostgreSQL (or memory, loudly, when the
 /// machine has none), the schema, one silo with both roles and the HTTP gateway on 127.0.0.1; <c>DIR/devnet.json</c>
 /// when ready; a clean stop on Ctrl-C or SIGTERM; the same state on the next start with the same folder.
 /// </summary>
-internal sealed class DevnetRunner(DevnetOptions options, TextWriter output, TextWriter error)
+internal sealed class DevnetRunner(DevnetRunOptions options, TextWriter output, TextWriter error)
 {
     private const string DatabaseName = "cocoon";
 
@@ -83,6 +83,9 @@ internal sealed class DevnetRunner(DevnetOptions options, TextWriter output, Tex
                 ["Cocoon:Storage:Provider"] = storage == "memory" ? nameof(StorageProvider.Memory) : nameof(StorageProvider.PostgreSql),
                 ["Cocoon:Storage:ConnectionString"] = connectionString,
                 ["Cocoon:Gateway:Url"] = $"http://127.0.0.1:{options.Port}",
+                ["Cocoon:Worker:Models"] = Inference.Models.BuiltInModels.MiniLmName,
+                ["Cocoon:Worker:ModelsDirectory"] = Path.Combine(dir, "models"),
+                ["Cocoon:Devnet:ApiKey"] = state.ApiKey,
                 // Quiet unless asked: the devnet prints its own progress lines.
                 ["Logging:LogLevel:Default"] = options.Verbose ? "Information" : "Warning",
                 ["Logging:LogLevel:Orleans"] = options.Verbose ? "Information" : "Warning",
@@ -127,7 +130,9 @@ internal sealed class DevnetRunner(DevnetOptions options, TextWriter output, Tex
                     PostgresPort = postgres?.Port,
                 };
                 AtomicFile.Write(readyPath, JsonSerializer.Serialize(ready, DevnetState.Json), ownerOnly: true);
-                output.WriteLine($"cocoon devnet ready: {ready.Gateway} (storage: {storage}, data: {dir}) -- try: curl -s {ready.Gateway}/healthz");
+                output.WriteLine($"cocoon devnet ready: {ready.Gateway} (storage: {storage}, data: {dir}) -- try: " +
+                                 $"curl -s {ready.Gateway}/v1/embeddings -H 'Authorization: Bearer {ready.ApiKey}' " +
+                                 $"-H 'Content-Type: application/json' -d '{{\"model\":\"{Inference.Models.BuiltInModels.MiniLmName}\",\"input\":\"hello\"}}'");
                 output.Flush();
 
                 // Ctrl-C and SIGTERM reach the host's console lifetime, which stops the application.

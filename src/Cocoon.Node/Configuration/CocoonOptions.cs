@@ -63,6 +63,90 @@ public sealed class CocoonOptions
 
     /// <summary>The HTTP gateway of proxy silos.</summary>
     public GatewayOptions Gateway { get; set; } = new();
+
+    /// <summary>Prices (DESIGN section 5); later mirrored from the root contract.</summary>
+    public PricingOptions Pricing { get; set; } = new();
+
+    /// <summary>What a worker silo serves.</summary>
+    public WorkerOptions Worker { get; set; } = new();
+
+    /// <summary>Devnet conveniences; refused in Production mode.</summary>
+    public DevnetOptions Devnet { get; set; } = new();
+}
+
+/// <summary>Price parameters in nanoTON per adjusted token and multipliers (10000 = 1.0x).</summary>
+public sealed class PricingOptions
+{
+    /// <summary>What a client pays per adjusted token. COCOON's test parameters use 20.</summary>
+    public long PricePerToken { get; set; } = 20;
+
+    /// <summary>What a worker earns per adjusted token. COCOON's test parameters use 19.</summary>
+    public long WorkerFeePerToken { get; set; } = 19;
+
+    /// <summary>Multiplier for prompt tokens.</summary>
+    public long PromptMultiplier { get; set; } = 10000;
+
+    /// <summary>Multiplier for cached prompt tokens.</summary>
+    public long CachedMultiplier { get; set; } = 10000;
+
+    /// <summary>Multiplier for completion tokens.</summary>
+    public long CompletionMultiplier { get; set; } = 10000;
+
+    /// <summary>Multiplier for reasoning tokens.</summary>
+    public long ReasoningMultiplier { get; set; } = 10000;
+}
+
+/// <summary>A worker silo's models and limits.</summary>
+public sealed class WorkerOptions
+{
+    /// <summary>Worker id prefix; each served model is the worker <c>{Id}.{model}</c>. Defaults to the silo name.</summary>
+    public string? Id { get; set; }
+
+    /// <summary>Folder of model folders (each with its manifest.json).</summary>
+    public string? ModelsDirectory { get; set; }
+
+    /// <summary>Comma-separated model names to serve from <see cref="ModelsDirectory"/>.</summary>
+    public string Models { get; set; } = "";
+
+    /// <summary>Write the built-in all-MiniLM-L6-v2 into the models folder when it is missing.</summary>
+    public bool InstallBuiltInModels { get; set; } = true;
+
+    /// <summary>Requests that may run at once per model (<c>max_active_requests</c>).</summary>
+    public int Capacity { get; set; } = 4;
+
+    /// <summary>Price coefficient, 1000 = 1.0x.</summary>
+    public long Coefficient { get; set; } = 1000;
+
+    /// <summary>TON address earnings are paid to.</summary>
+    public string OwnerAddress { get; set; } = "";
+
+    /// <summary>How long a lease lasts without renewal; renewed every third of it.</summary>
+    public int LeaseSeconds { get; set; } = 30;
+
+    /// <summary>Deploy a model this worker serves when no deployment exists yet (devnet default; operators deploy otherwise).</summary>
+    public bool? AutoDeploy { get; set; }
+
+    /// <summary><c>Auto</c> (CUDA when usable, else CPU), <c>Cpu</c> or <c>Cuda</c>.</summary>
+    public string ExecutionProvider { get; set; } = "Auto";
+
+    /// <summary>Largest dynamic batch.</summary>
+    public int MaxBatchSize { get; set; } = 32;
+
+    /// <summary>Longest a request waits for others to batch with, in milliseconds.</summary>
+    public double MaxBatchWaitMilliseconds { get; set; } = 2;
+}
+
+/// <summary>Devnet conveniences: a funded development account and its API key.</summary>
+public sealed class DevnetOptions
+{
+    /// <summary>The development API key to create (its hash is stored, never the key).</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>The development account id.</summary>
+    public string AccountId { get; set; } = "dev";
+
+    /// <summary>The development account's starting balance, in nanoTON (default 1000 TON).</summary>
+    public long InitialFundsNanoTon { get; set; } = 1_000_000_000_000;
 }
 
 /// <summary>Silo-to-silo and client-gateway endpoints.</summary>

@@ -21,6 +21,15 @@ public sealed record NodeSettings
     public required string? ConnectionString { get; init; }
     public required bool MigrateOnStart { get; init; }
     public required Uri? GatewayUrl { get; init; }
+    public required Abstractions.Pricing.PriceList Prices { get; init; }
+    public required WorkerOptions Worker { get; init; }
+    public required DevnetOptions Devnet { get; init; }
+
+    /// <summary>The models this silo's worker serves.</summary>
+    public IReadOnlyList<string> WorkerModels => Worker.Models.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>Whether a worker deploys the models it serves when they are not deployed yet.</summary>
+    public bool AutoDeploy => Worker.AutoDeploy ?? Mode == NodeMode.Devnet;
 
     /// <summary>The roles as published in silo metadata: <c>proxy</c>, <c>worker</c> or <c>proxy,worker</c>.</summary>
     public string RoleNames => FormatRoles(Roles);
@@ -113,6 +122,53 @@ public sealed record NodeSettings
             RequirePort("Cocoon:Gateway:Url", gatewayUrl.Port, allowZero: true);
         }
 
+        if (options.Mode == NodeMode.Production && !string.IsNullOrEmpty(options.Devnet.ApiKey))
+        {
+            throw new CocoonConfigurationException("Cocoon:Devnet:ApiKey",
+                "a seeded development key and account are devnet shortcuts and are refused in Production mode; create keys with the CLI.");
+        }
+
+        var p = options.Pricing;
+        if (p.PricePerToken < 0 || p.WorkerFeePerToken < 0 || p.WorkerFeePerToken > p.PricePerToken)
+        {
+            throw new CocoonConfigurationException("Cocoon:Pricing:WorkerFeePerToken",
+                $"prices must be >= 0 with the worker fee ({p.WorkerFeePerToken}) at most the price ({p.PricePerToken}).");
+        }
+
+        if (p.PromptMultiplier < 0 || p.CachedMultiplier < 0 || p.CompletionMultiplier < 0 || p.ReasoningMultiplier < 0)
+        {
+            throw new CocoonConfigurationException("Cocoon:Pricing", "multipliers must be >= 0 (10000 = 1.0x).");
+        }
+
+        var w = options.Worker;
+        if (roles.HasFlag(SiloRoles.Worker))
+        {
+            if (w.Models.Split(',', StringSplitOptions.RemoveEmptyEntries).Length > 0 && string.IsNullOrWhiteSpace(w.ModelsDirectory))
+            {
+                throw new CocoonConfigurationException("Cocoon:Worker:ModelsDirectory", "not set: give the folder that holds the model folders.");
+            }
+
+            if (w.Capacity < 1)
+            {
+                throw new CocoonConfigurationException("Cocoon:Worker:Capacity", $"{w.Capacity}: a worker runs at least one request at a time.");
+            }
+
+            if (w.Coefficient < 1)
+            {
+                throw new CocoonConfigurationException("Cocoon:Worker:Coefficient", $"{w.Coefficient}: the coefficient is at least 1 (1000 = 1.0x).");
+            }
+
+            if (w.LeaseSeconds < 3)
+            {
+                throw new CocoonConfigurationException("Cocoon:Worker:LeaseSeconds", $"{w.LeaseSeconds}: leases last at least 3 seconds.");
+            }
+
+            if (!Enum.TryParse<Cocoon.Inference.Runtime.ExecutionProviderPreference>(w.ExecutionProvider, ignoreCase: true, out _))
+            {
+                throw new CocoonConfigurationException("Cocoon:Worker:ExecutionProvider", $"'{w.ExecutionProvider}': use Auto, Cpu or Cuda.");
+            }
+        }
+
         return new NodeSettings
         {
             Mode = options.Mode,
@@ -128,6 +184,17 @@ public sealed record NodeSettings
             ConnectionString = connectionString,
             MigrateOnStart = options.Storage.MigrateOnStart,
             GatewayUrl = gatewayUrl,
+            Prices = new Abstractions.Pricing.PriceList
+            {
+                PricePerToken = p.PricePerToken,
+                WorkerFeePerToken = p.WorkerFeePerToken,
+                PromptMultiplier = p.PromptMultiplier,
+                CachedMultiplier = p.CachedMultiplier,
+                CompletionMultiplier = p.CompletionMultiplier,
+                ReasoningMultiplier = p.ReasoningMultiplier,
+            },
+            Worker = w,
+            Devnet = options.Devnet,
         };
     }
 

@@ -1,4 +1,5 @@
 using Cocoon.Abstractions;
+using Cocoon.Grains;
 using Cocoon.Node.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -64,11 +65,26 @@ public static class CocoonNode
         await Preflight.CheckAsync(settings, options.Progress, cancellationToken).ConfigureAwait(false);
 
         builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(settings.Prices);
+        builder.Services.AddSingleton(new NodeProgress(options.Progress));
         builder.UseOrleans(silo =>
         {
             ConfigureSilo(silo, settings);
             options.ConfigureSilo?.Invoke(silo);
         });
+
+        // Hosted services start in registration order after the silo: workers, then devnet seeding, then the gateway,
+        // so the first HTTP request finds models registered and accounts funded.
+        if (settings.Roles.HasFlag(SiloRoles.Worker) && settings.WorkerModels.Count > 0)
+        {
+            builder.Services.AddSingleton<WorkerAgent>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<WorkerAgent>());
+        }
+
+        if (settings.Mode == NodeMode.Devnet && settings.Roles.HasFlag(SiloRoles.Proxy) && !string.IsNullOrEmpty(settings.Devnet.ApiKey))
+        {
+            builder.Services.AddHostedService<DevnetSeeder>();
+        }
 
         if (settings.Roles.HasFlag(SiloRoles.Proxy) && settings.GatewayUrl is not null)
         {
@@ -117,6 +133,7 @@ public static class CocoonNode
             o.ServiceId = settings.ServiceId;
         });
         silo.Configure<SiloOptions>(o => o.SiloName = settings.SiloName);
+        silo.AddCocoonGrains();
         silo.ConfigureEndpoints(settings.AdvertisedAddress, settings.SiloPort, settings.GatewayPort, settings.ListenOnAnyAddress);
         silo.UseSiloMetadata(new Dictionary<string, string>
         {

@@ -32,7 +32,11 @@ public sealed class GatewayServer(NodeSettings settings, IGrainFactory grains, I
         builder.Services.AddSingleton<IHostLifetime, EmbeddedLifetime>();
         builder.Services.AddSingleton(grains);
         builder.WebHost.UseUrls(settings.GatewayUrl!.GetLeftPart(UriPartial.Authority));
-        builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = 8L * 1024 * 1024;
+        });
         _app = builder.Build();
         _app.MapCocoonGateway();
         await _app.StartAsync(cancellationToken).ConfigureAwait(false);

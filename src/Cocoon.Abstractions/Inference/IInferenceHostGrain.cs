@@ -1,0 +1,42 @@
+namespace Cocoon.Abstractions.Inference;
+
+/// <summary>
+/// Runs requests on one worker's local inference engine (DESIGN section 3), keyed by worker id and always activated
+/// on that worker's own silo by <see cref="WorkerSiloAttribute"/> placement: a request for worker W runs on W's silo or fails.
+/// Inputs and outputs exist only in memory; nothing here is logged or stored.
+/// </summary>
+[Alias("cocoon.inference.IInferenceHostGrain")]
+public interface IInferenceHostGrain : IGrainWithStringKey
+{
+    /// <summary>Embeds the inputs and returns the vectors with exact token counts.</summary>
+    [Alias("Embed"), ResponseTimeout("00:02:00")]
+    Task<EmbeddingResponse> EmbedAsync(EmbeddingRequest request, CancellationToken cancellationToken = default);
+}
+
+/// <summary>An embedding request as the worker receives it.</summary>
+[GenerateSerializer, Immutable, Alias("cocoon.inference.EmbeddingRequest")]
+public sealed record EmbeddingRequest
+{
+    /// <summary>The model.</summary>
+    [Id(0)] public required string Model { get; init; }
+
+    /// <summary>The texts.</summary>
+    [Id(1)] public required IReadOnlyList<string> Inputs { get; init; }
+
+    /// <summary>Cut inputs that are too long instead of refusing them (only when the caller asked).</summary>
+    [Id(2)] public bool Truncate { get; init; }
+}
+
+/// <summary>Vectors and usage.</summary>
+[GenerateSerializer, Immutable, Alias("cocoon.inference.EmbeddingResponse")]
+public sealed record EmbeddingResponse
+{
+    /// <summary>One vector per input, in order.</summary>
+    [Id(0)] public required IReadOnlyList<float[]> Vectors { get; init; }
+
+    /// <summary>Tokens per input as the model saw them.</summary>
+    [Id(1)] public required IReadOnlyList<int> TokenCounts { get; init; }
+
+    /// <summary>The worker that ran it.</summary>
+    [Id(2)] public required string WorkerId { get; init; }
+}

@@ -1,0 +1,50 @@
+namespace Cocoon.Abstractions.Inference;
+
+/// <summary>
+/// The public inference interface (DESIGN section 4), for the HTTP gateway and for app backends connected with
+/// <c>Cocoon.Client</c>: authenticates the API key, reserves the worst case on the caller's escrow, routes to a live
+/// worker, runs the request there, and settles the exact cost (or releases the reservation when the request
+/// fails). A stateless worker: it runs on the silo that received the call, so no single activation is on the hot
+/// path. Refusals are <see cref="CocoonApiException"/>s.
+/// </summary>
+[Alias("cocoon.inference.IInferenceServiceGrain")]
+public interface IInferenceServiceGrain : IGrainWithIntegerKey
+{
+    /// <summary>Embeddings, paid from the key's account.</summary>
+    [Alias("Embed"), ResponseTimeout("00:02:00")]
+    Task<PaidEmbeddingResponse> EmbedAsync(string apiKey, EmbeddingRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>The deployed models with their live workers, for <c>GET /v1/models</c>.</summary>
+    [Alias("ListModels")]
+    Task<IReadOnlyList<ModelSummary>> ListModelsAsync(string apiKey);
+}
+
+/// <summary>Embeddings with what they cost.</summary>
+[GenerateSerializer, Immutable, Alias("cocoon.inference.PaidEmbeddingResponse")]
+public sealed record PaidEmbeddingResponse
+{
+    /// <summary>The request id the escrow knows it by.</summary>
+    [Id(0)] public required string RequestId { get; init; }
+
+    /// <summary>The worker's answer.</summary>
+    [Id(1)] public required EmbeddingResponse Result { get; init; }
+
+    /// <summary>Prompt tokens, all inputs together.</summary>
+    [Id(2)] public required long PromptTokens { get; init; }
+
+    /// <summary>What the account was charged, in nanoTON.</summary>
+    [Id(3)] public required long CostNanoTon { get; init; }
+
+    /// <summary>The account's available balance afterwards, in nanoTON.</summary>
+    [Id(4)] public required long AvailableNanoTon { get; init; }
+}
+
+/// <summary>A model as <c>GET /v1/models</c> lists it.</summary>
+[GenerateSerializer, Immutable, Alias("cocoon.inference.ModelSummary")]
+public sealed record ModelSummary(
+    [property: Id(0)] string Name,
+    [property: Id(1)] string Kind,
+    [property: Id(2)] DateTimeOffset CreatedAt,
+    [property: Id(3)] int LiveWorkers,
+    [property: Id(4)] int ContextLength,
+    [property: Id(5)] int Dimensions);

@@ -1,0 +1,56 @@
+using Cocoon.Abstractions;
+using Cocoon.Abstractions.Inference;
+using Cocoon.Inference;
+using Cocoon.Inference.Embeddings;
+using Orleans.Concurrency;
+
+namespace Cocoon.Grains.Inference;
+
+/// <summary>
+/// Runs requests on this silo's engine for one worker; see <see cref="IInferenceHostGrain"/>. Reentrant: the engine
+/// batches and bounds concurrency itself, so calls must not queue behind each other here.
+/// </summary>
+[WorkerSilo, Reentrant]
+public sealed class InferenceHostGrain(LocalWorkers workers, ILocalSiloDetails silo) : Grain, IInferenceHostGrain
+{
+    private LocalWorker _worker = null!;
+
+    /// <inheritdoc />
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // Placement put us on the silo the lease names; refuse if the worker is not actually here (a stale lease).
+        if (!workers.TryGet(this.GetPrimaryKeyString(), out _worker))
+        {
+            throw new CocoonApiException(503, "worker_unavailable",
+                $"Worker {this.GetPrimaryKeyString()} does not run on silo {silo.SiloAddress}.");
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task<EmbeddingResponse> EmbedAsync(EmbeddingRequest request, CancellationToken cancellationToken = default)
+    {
+        if (request.Model != _worker.Registration.Model)
+        {
+            throw new CocoonApiException(400, "model_not_served", $"Worker {_worker.WorkerId} serves {_worker.Registration.Model}, not {request.Model}.", "model");
+        }
+
+        try
+        {
+            var result = await _worker.Embeddings.EmbedAsync(request.Inputs, new EmbeddingOptions { Truncate = request.Truncate }, cancellationToken);
+            return new EmbeddingResponse { Vectors = result.Vectors, TokenCounts = result.TokenCounts, WorkerId = _worker.WorkerId };
+        }
+        catch (InferenceException e)
+        {
+            throw e.Code switch
+            {
+                InferenceErrorCodes.EmptyInput or InferenceErrorCodes.InputTooLong or InferenceErrorCodes.InvalidRequest =>
+                    new CocoonApiException(400, e.Code, e.Message, e.Param ?? "input"),
+                InferenceErrorCodes.Overloaded or InferenceErrorCodes.EngineStopped =>
+                    new CocoonApiException(503, e.Code, $"Worker {_worker.WorkerId} cannot take the request now ({e.Code}); retry."),
+                _ => new CocoonApiException(500, "inference_failed", $"Inference failed on worker {_worker.WorkerId} ({e.Code})."),
+            };
+        }
+    }
+}

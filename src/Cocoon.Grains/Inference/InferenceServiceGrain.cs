@@ -1,0 +1,200 @@
+using Cocoon.Abstractions;
+using Cocoon.Abstractions.Accounts;
+using Cocoon.Abstractions.Escrow;
+using Cocoon.Abstractions.Inference;
+using Cocoon.Abstractions.Models;
+using Cocoon.Abstractions.Pricing;
+using Cocoon.Abstractions.Workers;
+using Orleans.Concurrency;
+
+namespace Cocoon.Grains.Inference;
+
+/// <summary>
+/// The request pipeline of DESIGN section 4; see <see cref="IInferenceServiceGrain"/>. Stateless and reentrant, so it
+/// runs on whichever silo took the call and many requests interleave in one activation; its route cache is bounded
+/// in staleness, so the deployment grains are not on the hot path.
+/// </summary>
+[StatelessWorker, Reentrant]
+public sealed class InferenceServiceGrain(PriceList prices, RouteLoad load, TimeProvider time) : Grain, IInferenceServiceGrain
+{
+    /// <summary>The most inputs one embeddings request may carry (OpenAI's limit).</summary>
+    public const int MaxInputs = 2048;
+
+    private static readonly TimeSpan RouteStaleness = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan ReservationTime = TimeSpan.FromMinutes(5);
+    private readonly Dictionary<string, ModelRoutes> _routes = new(StringComparer.Ordinal);
+
+    /// <inheritdoc />
+    public async Task<PaidEmbeddingResponse> EmbedAsync(string apiKey, EmbeddingRequest request, CancellationToken cancellationToken = default)
+    {
+        var account = await AuthenticateAsync(apiKey);
+        if (request.Inputs.Count == 0)
+        {
+            throw new CocoonApiException(400, "empty_input", "'input' must not be empty.", "input");
+        }
+
+        if (request.Inputs.Count > MaxInputs)
+        {
+            throw new CocoonApiException(400, "too_many_inputs", $"'input' may hold at most {MaxInputs} items; it has {request.Inputs.Count}.", "input");
+        }
+
+        var routes = await GetRoutesAsync(request.Model);
+        var deployment = RequireServable(request.Model, routes, ModelKind.Embedding);
+        var worker = PickWorker(routes) ?? throw NoWorker(request.Model);
+
+        // Worst case: every input at the model's full context; the exact cost is settled after the run.
+        var coefficient = worker.Registration.Coefficient;
+        var worstCase = Pricing.Cost(new TokenUsage { PromptTokens = checked((long)request.Inputs.Count * deployment.ContextLength) }, coefficient, prices);
+        var requestId = "req_" + Guid.NewGuid().ToString("N");
+        var escrow = GrainFactory.GetGrain<IEscrowAccountGrain>(account.AccountId);
+        try
+        {
+            await escrow.ReserveAsync(requestId, worstCase.ClientNanoTon, ReservationTime);
+        }
+        catch (InsufficientBalanceException e)
+        {
+            throw new CocoonApiException(402, "insufficient_quota", e.Message);
+        }
+
+        EmbeddingResponse result;
+        try
+        {
+            using (load.Start(worker.WorkerId))
+            {
+                RequestContext.Set(WorkerSiloPlacement.SiloKey, worker.Registration.SiloAddress);
+                try
+                {
+                    result = await GrainFactory.GetGrain<IInferenceHostGrain>(worker.WorkerId).EmbedAsync(request, cancellationToken);
+                }
+                finally
+                {
+                    RequestContext.Remove(WorkerSiloPlacement.SiloKey);
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            await escrow.ReleaseAsync(requestId);
+            _routes.Remove(request.Model);
+            throw e switch
+            {
+                CocoonApiException => e,
+                OperationCanceledException => e,
+                SiloUnavailableException or OrleansMessageRejectionException or TimeoutException =>
+                    new CocoonApiException(503, "worker_unavailable", $"Worker {worker.WorkerId} is unavailable; retry."),
+                _ => new CocoonApiException(500, "inference_failed", $"The request failed on worker {worker.WorkerId}."),
+            };
+        }
+
+        long tokens = 0;
+        foreach (var count in result.TokenCounts)
+        {
+            tokens += count;
+        }
+
+        var cost = Pricing.Cost(new TokenUsage { PromptTokens = tokens }, coefficient, prices);
+        Settlement settlement;
+        try
+        {
+            settlement = await escrow.SettleAsync(requestId, cost.ClientNanoTon, worker.WorkerId);
+        }
+        catch
+        {
+            // Not charged means not served: the caller gets an error, never an unpaid answer.
+            await escrow.ReleaseAsync(requestId);
+            throw;
+        }
+
+        return new PaidEmbeddingResponse
+        {
+            RequestId = requestId,
+            Result = result,
+            PromptTokens = tokens,
+            CostNanoTon = settlement.ChargedNanoTon,
+            AvailableNanoTon = settlement.Balance.Available,
+        };
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<ModelSummary>> ListModelsAsync(string apiKey)
+    {
+        await AuthenticateAsync(apiKey);
+        var names = await GrainFactory.GetGrain<IModelCatalogGrain>(IModelCatalogGrain.Key).ListAsync();
+        var models = new List<ModelSummary>(names.Count);
+        foreach (var name in names)
+        {
+            var routes = await GetRoutesAsync(name);
+            if (routes.Deployment is { Enabled: true } d)
+            {
+                models.Add(new ModelSummary(d.Name, d.Kind, d.CreatedAt, routes.Workers.Count, d.ContextLength, d.Dimensions));
+            }
+        }
+
+        return models;
+    }
+
+    private async Task<ApiKeyInfo> AuthenticateAsync(string apiKey)
+    {
+        if (string.IsNullOrEmpty(apiKey))
+        {
+            throw new CocoonApiException(401, "missing_api_key", "You didn't provide an API key: send it as 'Authorization: Bearer KEY'.");
+        }
+
+        return await GrainFactory.GetGrain<IApiKeyGrain>(ApiKeys.Hash(apiKey)).ResolveAsync()
+            ?? throw new CocoonApiException(401, "invalid_api_key", "Incorrect API key provided.");
+    }
+
+    private async Task<ModelRoutes> GetRoutesAsync(string model)
+    {
+        if (_routes.TryGetValue(model, out var cached) && time.GetUtcNow() - cached.ReadAt < RouteStaleness)
+        {
+            return cached;
+        }
+
+        var fresh = await GrainFactory.GetGrain<IModelDeploymentGrain>(model).GetRoutesAsync();
+        _routes[model] = fresh;
+        return fresh;
+    }
+
+    private static ModelDeployment RequireServable(string model, ModelRoutes routes, string kind)
+    {
+        if (routes.Deployment is not { } deployment || !deployment.Enabled)
+        {
+            throw new CocoonApiException(404, "model_not_found", $"The model '{model}' does not exist or you do not have access to it.", "model");
+        }
+
+        if (deployment.Kind != kind)
+        {
+            throw new CocoonApiException(400, "wrong_model_kind", $"The model '{model}' is a {deployment.Kind} model, not {kind}.", "model");
+        }
+
+        return deployment;
+    }
+
+    // Lowest running relative to capacity, among leases still live by this silo's clock; ties broken at random.
+    private WorkerLease? PickWorker(ModelRoutes routes)
+    {
+        var now = time.GetUtcNow();
+        WorkerLease? best = null;
+        var bestLoad = double.MaxValue;
+        foreach (var lease in routes.Workers)
+        {
+            if (lease.ExpiresAt <= now)
+            {
+                continue;
+            }
+
+            var score = (double)load.Running(lease.WorkerId) / lease.Registration.Capacity + Random.Shared.NextDouble() * 1e-6;
+            if (score < bestLoad)
+            {
+                best = lease;
+                bestLoad = score;
+            }
+        }
+
+        return best;
+    }
+
+    private static CocoonApiException NoWorker(string model) =>
+        new(503, "no_worker_available", $"No worker is serving '{model}' right now; retry shortly.", "model");
+}

@@ -1,0 +1,104 @@
+using Cocoon.Abstractions;
+using Cocoon.Abstractions.Models;
+using Cocoon.Abstractions.Workers;
+
+namespace Cocoon.Grains.Models;
+
+[GenerateSerializer, Alias("cocoon.models.DeploymentState")]
+public sealed class DeploymentState
+{
+    [Id(0)] public ModelDeployment? Deployment { get; set; }
+    [Id(1)] public Dictionary<string, WorkerLease> Workers { get; set; } = [];
+}
+
+/// <summary>A model's deployment and live worker set; see <see cref="IModelDeploymentGrain"/>.</summary>
+public sealed class ModelDeploymentGrain(
+    [PersistentState("deployment", CocoonNames.StorageName)] IPersistentState<DeploymentState> state,
+    TimeProvider time) : Grain, IModelDeploymentGrain
+{
+    /// <inheritdoc />
+    public async Task DeployAsync(ModelDeployment deployment)
+    {
+        if (deployment.Name != this.GetPrimaryKeyString())
+        {
+            throw new ArgumentException($"Deployment {deployment.Name} sent to the grain of {this.GetPrimaryKeyString()}.", nameof(deployment));
+        }
+
+        var created = state.State.Deployment?.CreatedAt ?? time.GetUtcNow();
+        state.State.Deployment = deployment with { CreatedAt = created };
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<IModelCatalogGrain>(IModelCatalogGrain.Key).AddAsync(deployment.Name);
+    }
+
+    /// <inheritdoc />
+    public Task<ModelDeployment?> GetAsync() => Task.FromResult(state.State.Deployment);
+
+    /// <inheritdoc />
+    public async Task AttachWorkerAsync(WorkerLease lease)
+    {
+        if (state.State.Deployment is { } deployment && deployment.ModelHash != lease.Registration.ModelHash)
+        {
+            throw new CocoonApiException(409, "model_hash_mismatch",
+                $"Worker {lease.WorkerId} loaded a model whose SHA-256 is {lease.Registration.ModelHash}; the deployment of {deployment.Name} is {deployment.ModelHash}.");
+        }
+
+        var known = state.State.Workers.TryGetValue(lease.WorkerId, out var previous);
+        state.State.Workers[lease.WorkerId] = lease;
+        PruneExpired();
+        // Renewals only move the expiry; persisting each one would write on every heartbeat. A new or changed worker
+        // is written; after a restart, workers re-attach on their next heartbeat anyway.
+        if (!known || previous!.Registration != lease.Registration)
+        {
+            await state.WriteStateAsync();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task DetachWorkerAsync(string workerId)
+    {
+        if (state.State.Workers.Remove(workerId))
+        {
+            await state.WriteStateAsync();
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<ModelRoutes> GetRoutesAsync()
+    {
+        var now = time.GetUtcNow();
+        var live = state.State.Workers.Values.Where(w => w.ExpiresAt > now).OrderBy(w => w.WorkerId, StringComparer.Ordinal).ToList();
+        return Task.FromResult(new ModelRoutes(state.State.Deployment, live, now));
+    }
+
+    private void PruneExpired()
+    {
+        var now = time.GetUtcNow();
+        foreach (var gone in state.State.Workers.Where(w => w.Value.ExpiresAt <= now).Select(w => w.Key).ToList())
+        {
+            state.State.Workers.Remove(gone);
+        }
+    }
+}
+
+[GenerateSerializer, Alias("cocoon.models.CatalogState")]
+public sealed class CatalogState
+{
+    [Id(0)] public SortedSet<string> Models { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>The list of deployed model names; see <see cref="IModelCatalogGrain"/>.</summary>
+public sealed class ModelCatalogGrain(
+    [PersistentState("catalog", CocoonNames.StorageName)] IPersistentState<CatalogState> state) : Grain, IModelCatalogGrain
+{
+    /// <inheritdoc />
+    public async Task AddAsync(string model)
+    {
+        if (state.State.Models.Add(model))
+        {
+            await state.WriteStateAsync();
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<string>> ListAsync() => Task.FromResult<IReadOnlyList<string>>([.. state.State.Models]);
+}

@@ -1,0 +1,180 @@
+using Cocoon.Abstractions.Models;
+using Cocoon.Abstractions.Workers;
+using Cocoon.Grains.Inference;
+using Cocoon.Inference.Batching;
+using Cocoon.Inference.Embeddings;
+using Cocoon.Inference.Models;
+using Cocoon.Inference.Runtime;
+using Cocoon.Node.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Cocoon.Node.Hosting;
+
+/// <summary>
+/// The worker role of a silo: loads its models through the verified model store, starts their engines (CUDA when
+/// usable, else CPU, and says which), registers a lease per model and renews it until the silo stops. Start-up
+/// finishes only when every model is loaded and registered, so a started worker can serve.
+/// </summary>
+public sealed partial class WorkerAgent(
+    NodeSettings settings,
+    LocalWorkers workers,
+    IGrainFactory grains,
+    ILocalSiloDetails silo,
+    NodeProgress progress,
+    ILogger<WorkerAgent> logger) : IHostedService, IAsyncDisposable
+{
+    private readonly List<(LocalWorker Worker, EmbeddingEngine Engine)> _running = [];
+    private CancellationTokenSource? _stop;
+    private Task? _renewals;
+
+    private TimeSpan LeaseTime => TimeSpan.FromSeconds(settings.Worker.LeaseSeconds);
+
+    /// <inheritdoc />
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var prefix = string.IsNullOrWhiteSpace(settings.Worker.Id) ? settings.SiloName : settings.Worker.Id;
+        foreach (var model in settings.WorkerModels)
+        {
+            var engine = LoadEngine(model);
+            var registration = new WorkerRegistration
+            {
+                Model = model,
+                ModelHash = engine.ModelSha256,
+                SiloAddress = silo.SiloAddress.ToParsableString(),
+                Capacity = settings.Worker.Capacity,
+                Coefficient = settings.Worker.Coefficient,
+                OwnerAddress = settings.Worker.OwnerAddress,
+                ExecutionProvider = engine.ExecutionProvider.Name,
+            };
+            var worker = new LocalWorker($"{prefix}.{model}", registration, engine);
+            workers.Add(worker);
+            _running.Add((worker, engine));
+
+            if (settings.AutoDeploy && await grains.GetGrain<IModelDeploymentGrain>(model).GetAsync() is null)
+            {
+                await grains.GetGrain<IModelDeploymentGrain>(model).DeployAsync(new ModelDeployment
+                {
+                    Name = model,
+                    Kind = ModelKind.Embedding,
+                    ModelHash = engine.ModelSha256,
+                    ContextLength = engine.MaxSequenceLength,
+                    Dimensions = engine.Dimensions,
+                });
+            }
+
+            await grains.GetGrain<IWorkerLeaseGrain>(worker.WorkerId).RenewAsync(registration, LeaseTime);
+            progress.Report($"worker {worker.WorkerId} serves {model} on {engine.ExecutionProvider}, capacity {registration.Capacity}");
+            LogServing(worker.WorkerId, model, engine.ExecutionProvider.Name, engine.ExecutionProvider.Reason, registration.Capacity);
+        }
+
+        if (_running.Count > 0)
+        {
+            _stop = new CancellationTokenSource();
+            _renewals = RenewLoopAsync(_stop.Token);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_stop is not null)
+        {
+            await _stop.CancelAsync();
+            await _renewals!.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        // Leave the live sets now rather than when the leases run out, so routing stops at once.
+        foreach (var (worker, _) in _running)
+        {
+            try
+            {
+                await grains.GetGrain<IWorkerLeaseGrain>(worker.WorkerId).ReleaseAsync().WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
+            }
+            catch (Exception e) when (e is TimeoutException or OrleansException or OperationCanceledException)
+            {
+                LogReleaseFailed(worker.WorkerId, e.GetType().Name);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        _stop?.Dispose();
+        foreach (var (_, engine) in _running)
+        {
+            await engine.DisposeAsync();
+        }
+    }
+
+    private EmbeddingEngine LoadEngine(string model)
+    {
+        var directory = Path.Combine(Path.GetFullPath(settings.Worker.ModelsDirectory!), model);
+        if (!Directory.Exists(directory) && settings.Worker.InstallBuiltInModels && model == BuiltInModels.MiniLmName)
+        {
+            progress.Report($"installing the built-in {model} into {directory}");
+            BuiltInModels.MaterializeMiniLm(directory);
+        }
+
+        if (!Directory.Exists(directory))
+        {
+            throw new CocoonConfigurationException("Cocoon:Worker:Models", $"model '{model}' has no folder {directory}.");
+        }
+
+        VerifiedModel verified;
+        try
+        {
+            verified = ModelStore.LoadFolder(directory);
+        }
+        catch (Cocoon.Inference.InferenceException e)
+        {
+            throw new CocoonConfigurationException("Cocoon:Worker:Models", $"model '{model}' in {directory} is refused: {e.Message}", e);
+        }
+
+        if (verified.Manifest.Kind != ModelKinds.Embedding)
+        {
+            throw new CocoonConfigurationException("Cocoon:Worker:Models", $"model '{model}' is a {verified.Manifest.Kind} model; this build serves embedding models.");
+        }
+
+        return EmbeddingEngine.Create(verified, new EmbeddingEngineOptions
+        {
+            Session = new OnnxSessionSettings { Preference = Enum.Parse<ExecutionProviderPreference>(settings.Worker.ExecutionProvider, ignoreCase: true) },
+            Batching = new BatchingOptions
+            {
+                Capacity = settings.Worker.Capacity,
+                MaxBatchSize = settings.Worker.MaxBatchSize,
+                MaxWait = TimeSpan.FromMilliseconds(settings.Worker.MaxBatchWaitMilliseconds),
+            },
+        });
+    }
+
+    private async Task RenewLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(LeaseTime / 3);
+        while (await timer.WaitForNextTickAsync(cancellationToken))
+        {
+            foreach (var (worker, _) in _running)
+            {
+                try
+                {
+                    await grains.GetGrain<IWorkerLeaseGrain>(worker.WorkerId).RenewAsync(worker.Registration, LeaseTime);
+                }
+                catch (Exception e) when (e is OrleansException or TimeoutException or Abstractions.CocoonApiException)
+                {
+                    // A missed renewal is retried at the next tick; the lease outlives two of them.
+                    LogRenewFailed(worker.WorkerId, e.GetType().Name);
+                }
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} serves {Model} on {Provider} ({Reason}), capacity {Capacity}")]
+    private partial void LogServing(string workerId, string model, string provider, string reason, int capacity);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Worker {WorkerId} could not renew its lease ({Error}); retrying")]
+    private partial void LogRenewFailed(string workerId, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Worker {WorkerId} could not release its lease on stop ({Error}); it expires by itself")]
+    private partial void LogReleaseFailed(string workerId, string error);
+}
