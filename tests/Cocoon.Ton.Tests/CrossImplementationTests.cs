@@ -83,6 +83,27 @@ public class CrossImplementationTests
     }
 
     [Fact]
+    public void Merkle_proofs_with_pruned_branches_made_by_ton_core_hash_identically_in_Cocoon()
+    {
+        var requests = Enumerable.Range(0, 40).Select(i => (object)new { op = "merkleProof", seed = 500 + i, size = 20 + (i * 12), fraction = i % 2 == 0 ? 0.05 : 0.3 }).ToList();
+        var results = TonOracle.Call(requests);
+        foreach (var js in results)
+        {
+            var proof = BagOfCells.ParseHex(js!["proof"]!["boc"]!.GetValue<string>());
+            AssertDescribes(proof, js["proof"]!, "ton-core Merkle proof");
+            Assert.Equal(CellType.MerkleProof, proof.Type);
+            var dictHash = js["dictHash"]!.GetValue<string>();
+            Assert.Equal(dictHash, Hex(proof.Refs[0].Hash(0)));
+            Assert.True(proof.Refs[0].Level >= 1, "the proved dictionary should contain pruned branches");
+
+            // Cocoon's HashmapE of the same entries is the dictionary the proof is about.
+            var entries = js["entries"]!.AsArray().Select(e => new KeyValuePair<BigInteger, BigInteger>(e![0]!.GetValue<long>(), e[1]!.GetValue<long>()));
+            var root = HashmapE.Serialize(entries, 32, (v, b) => b.StoreUInt(v, 32))!;
+            Assert.Equal(dictHash, Hex(root.Hash()));
+        }
+    }
+
+    [Fact]
     public void Multi_root_boc_from_Cocoon_is_read_by_ton_core_with_roots_in_order()
     {
         var random = new RandomCells(5);

@@ -192,6 +192,18 @@ async function handle(req) {
       }
       return out;
     }
+    case 'merkleProof': {
+      // A Merkle proof with pruned branches made by ton-core's own dictionary code.
+      const r = rng(req.seed);
+      const d = Dictionary.empty(Dictionary.Keys.Uint(32), Dictionary.Values.Uint(32));
+      const keys = [];
+      for (let i = 0; i < req.size; i++) { const k = Math.floor(r() * 4294967295); keys.push(k); d.set(k, Math.floor(r() * 4294967295)); }
+      const chosen = keys.filter(() => r() < req.fraction);
+      if (chosen.length === 0) chosen.push(keys[0]);
+      const proof = d.generateMerkleProof(chosen);
+      const root = beginCell().storeDictDirect(d).endCell();
+      return { proof: describe(proof), dictHash: hex(root.hash()), entries: d.keys().map((k) => [k, d.get(k)]) };
+    }
     case 'build': {
       const cell = buildOps(req.ops);
       return { boc: bocOf(cell, false, true), hash: hex(cell.hash()) };
