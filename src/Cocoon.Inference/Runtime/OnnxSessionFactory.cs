@@ -111,7 +111,8 @@ public static class OnnxSessionFactory
         }
         catch (DllNotFoundException ex)
         {
-            return $"{provider} does not load: {ex.Message}";
+            // The loader's message spans lines (one per path tried); keep it on one line for the start-up report.
+            return $"{provider} does not load: {string.Join(" | ", ex.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))}";
         }
     }
 
