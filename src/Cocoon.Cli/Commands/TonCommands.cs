@@ -183,9 +183,10 @@ public static class TonCommands
             action();
             return 0;
         }
-        catch (Exception e) when (e is UsageException or FormatException or IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
+        catch (Exception e)
         {
-            // BocFormatException is a FormatException and carries its offset in the message.
+            // Bad input of any kind is one line on stderr, never a stack trace. BocFormatException is a
+            // FormatException and carries its byte offset in the message.
             Console.Error.WriteLine($"cocoon {name}: {e.Message}");
             return 1;
         }
