@@ -42,6 +42,20 @@ public sealed class CellBuilder
         BitLength++;
     }
 
+    // Writes the low `bits` bits of value (bits <= 64), most significant first, a byte-sized chunk at a time.
+    private void PutBits(ulong value, int bits)
+    {
+        while (bits > 0)
+        {
+            var bitOff = BitLength & 7;
+            var take = Math.Min(8 - bitOff, bits);
+            var chunk = (int)((value >> (bits - take)) & ((1UL << take) - 1));
+            _buffer[BitLength >> 3] |= (byte)(chunk << (8 - bitOff - take));
+            BitLength += take;
+            bits -= take;
+        }
+    }
+
     /// <summary>Writes one bit.</summary>
     public CellBuilder StoreBit(bool bit)
     {
@@ -72,9 +86,15 @@ public sealed class CellBuilder
             return this;
         }
 
-        for (var i = 0; i < bits; i++)
+        var full = bits >> 3;
+        for (var i = 0; i < full; i++)
         {
-            PutBit(((source[i >> 3] >> (7 - (i & 7))) & 1) != 0);
+            PutBits(source[i], 8);
+        }
+
+        if ((bits & 7) != 0)
+        {
+            PutBits((ulong)(source[full] >> (8 - (bits & 7))), bits & 7);
         }
 
         return this;
@@ -97,11 +117,7 @@ public sealed class CellBuilder
         }
 
         Reserve(bits);
-        for (var i = bits - 1; i >= 0; i--)
-        {
-            PutBit(((value >> i) & 1) != 0);
-        }
-
+        PutBits(value, bits);
         return this;
     }
 
@@ -124,12 +140,7 @@ public sealed class CellBuilder
         }
 
         Reserve(bits);
-        var u = (ulong)value;
-        for (var i = bits - 1; i >= 0; i--)
-        {
-            PutBit(((u >> i) & 1) != 0);
-        }
-
+        PutBits((ulong)value, bits);
         return this;
     }
 
@@ -180,9 +191,18 @@ public sealed class CellBuilder
         le = le[..width];
         le.Fill(value.Sign < 0 ? (byte)0xFF : (byte)0);
         value.TryWriteBytes(le, out _, isUnsigned: false, isBigEndian: false);
-        for (var i = bits - 1; i >= 0; i--)
+        // Most significant (partial) byte first, then whole bytes.
+        var top = bits & 7;
+        var i = (bits - 1) >> 3;
+        if (top != 0)
         {
-            PutBit(((le[i >> 3] >> (i & 7)) & 1) != 0);
+            PutBits(le[i], top);
+            i--;
+        }
+
+        for (; i >= 0; i--)
+        {
+            PutBits(le[i], 8);
         }
 
         return this;

@@ -78,10 +78,22 @@ public sealed class CellSlice
         }
 
         Need(bits);
+        return ReadBits(_bitPos, bits);
+    }
+
+    // Reads `bits` (<= 64) bits at `pos`, a byte-sized chunk at a time; the caller has checked the bounds.
+    private ulong ReadBits(int pos, int bits)
+    {
+        var data = _cell.DataArray;
         ulong v = 0;
-        for (var i = 0; i < bits; i++)
+        while (bits > 0)
         {
-            v = (v << 1) | (GetBit(_bitPos + i) ? 1UL : 0UL);
+            var bitOff = pos & 7;
+            var take = Math.Min(8 - bitOff, bits);
+            var chunk = (data[pos >> 3] >> (8 - bitOff - take)) & ((1 << take) - 1);
+            v = (v << take) | (uint)chunk;
+            pos += take;
+            bits -= take;
         }
 
         return v;
@@ -107,15 +119,12 @@ public sealed class CellSlice
             throw new ArgumentOutOfRangeException(nameof(bits), "unsigned integers are at most 256 bits");
         }
 
-        Need(bits);
-        var v = BigInteger.Zero;
-        for (var i = 0; i < bits; i++)
-        {
-            v = (v << 1) | (GetBit(_bitPos++) ? BigInteger.One : BigInteger.Zero);
-        }
-
-        return v;
+        return FromLeftAligned(LoadBits(bits), bits);
     }
+
+    // The big-endian, left-aligned bits of LoadBits as an unsigned number.
+    private static BigInteger FromLeftAligned(byte[] bytes, int bits) =>
+        bits == 0 ? BigInteger.Zero : new BigInteger(bytes, isUnsigned: true, isBigEndian: true) >> ((bytes.Length * 8) - bits);
 
     /// <summary>Reads a signed integer of 1..257 bits.</summary>
     public BigInteger LoadBigInt(int bits)
@@ -127,12 +136,7 @@ public sealed class CellSlice
 
         Need(bits);
         var negative = GetBit(_bitPos);
-        var v = BigInteger.Zero;
-        for (var i = 0; i < bits; i++)
-        {
-            v = (v << 1) | (GetBit(_bitPos++) ? BigInteger.One : BigInteger.Zero);
-        }
-
+        var v = FromLeftAligned(LoadBits(bits), bits);
         return negative ? v - (BigInteger.One << bits) : v;
     }
 
@@ -141,12 +145,22 @@ public sealed class CellSlice
     {
         Need(bits);
         var result = new byte[(bits + 7) / 8];
-        for (var i = 0; i < bits; i++)
+        if ((_bitPos & 7) == 0)
         {
-            if (GetBit(_bitPos + i))
+            _cell.DataArray.AsSpan(_bitPos >> 3, bits >> 3).CopyTo(result);
+        }
+        else
+        {
+            for (var i = 0; i < bits >> 3; i++)
             {
-                result[i >> 3] |= (byte)(0x80 >> (i & 7));
+                result[i] = (byte)ReadBits(_bitPos + (i * 8), 8);
             }
+        }
+
+        if ((bits & 7) != 0)
+        {
+            var tail = bits & 7;
+            result[^1] = (byte)(ReadBits(_bitPos + (bits & ~7), tail) << (8 - tail));
         }
 
         _bitPos += bits;
