@@ -29,6 +29,7 @@ public sealed class Cell : IEquatable<Cell>
     private readonly Cell[] _refs;
     private readonly byte[][] _hashes; // index = level 0..3
     private readonly ushort[] _depths; // index = level 0..3
+    private System.Collections.ObjectModel.ReadOnlyCollection<Cell>? _refsView;
 
     /// <summary>The empty ordinary cell.</summary>
     public static Cell Empty { get; } = new([], 0, NoRefs, false);
@@ -64,8 +65,8 @@ public sealed class Cell : IEquatable<Cell>
     /// <summary>The level: the index of the highest bit set in the level mask.</summary>
     public int Level => 32 - BitOperations.LeadingZeroCount((uint)LevelMask);
 
-    /// <summary>The references, in order.</summary>
-    public IReadOnlyList<Cell> Refs => _refs;
+    /// <summary>The references, in order (a read-only view, so the cell stays immutable).</summary>
+    public IReadOnlyList<Cell> Refs => _refsView ??= Array.AsReadOnly(_refs);
 
     internal Cell[] RefsArray => _refs;
 

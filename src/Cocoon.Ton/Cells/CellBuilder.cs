@@ -286,7 +286,7 @@ public sealed class CellBuilder
     public CellBuilder StoreEither(Cell value, bool? inRef = null)
     {
         ArgumentNullException.ThrowIfNull(value);
-        var asRef = inRef ?? (AvailableBits - 1 < value.BitLength || RefCount + value.Refs.Count > Cell.MaxRefs || value.IsExotic);
+        var asRef = inRef ?? (AvailableBits - 1 < value.BitLength || RefCount + value.RefsArray.Length > Cell.MaxRefs || value.IsExotic);
         return asRef ? StoreBit(true).StoreRef(value) : StoreBit(false).StoreCellContents(value);
     }
 

@@ -120,7 +120,7 @@ public sealed record InternalMessage(TonAddress Destination, BigInteger Value, b
         {
             builder.StoreBit(true);
             var init = Init.ToCell();
-            if (builder.AvailableBits - 2 >= init.BitLength && builder.AvailableRefs >= init.Refs.Count + 1)
+            if (builder.AvailableBits - 2 >= init.BitLength && builder.AvailableRefs >= init.RefsArray.Length + 1)
             {
                 builder.StoreBit(false).StoreCellContents(init);
             }
@@ -131,7 +131,7 @@ public sealed record InternalMessage(TonAddress Destination, BigInteger Value, b
         }
 
         var body = Body ?? Cell.Empty;
-        if (builder.AvailableBits - 1 >= body.BitLength && builder.RefCount + body.Refs.Count <= 4 && !body.IsExotic)
+        if (builder.AvailableBits - 1 >= body.BitLength && builder.RefCount + body.RefsArray.Length <= 4 && !body.IsExotic)
         {
             builder.StoreBit(false).StoreCellContents(body);
         }
@@ -180,7 +180,7 @@ public static class ExternalMessage
             }
         }
 
-        if (b.AvailableBits - 1 < body.BitLength || b.RefCount + body.Refs.Count > 4)
+        if (b.AvailableBits - 1 < body.BitLength || b.RefCount + body.RefsArray.Length > 4)
         {
             b.StoreBit(true).StoreRef(body);
         }
