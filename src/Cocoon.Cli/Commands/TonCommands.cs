@@ -44,7 +44,7 @@ public static class TonCommands
         command.Options.Add(workchain);
         command.Options.Add(testnet);
         command.Options.Add(json);
-        command.SetAction(parse => Run("ton address", () =>
+        command.SetAction(parse => Run("ton address", parse, output =>
         {
             var key = ParseHex(parse.GetValue(publicKey)!, "--public-key");
             if (key.Length != 32)
@@ -68,7 +68,7 @@ public static class TonCommands
                 ["bounceable"] = contract.Address.ToFriendlyString(bounceable: true, testOnly: isTestnet),
                 ["nonBounceable"] = contract.Address.ToFriendlyString(bounceable: false, testOnly: isTestnet),
             };
-            Write(fields, parse.GetValue(json));
+            Write(output, fields, parse.GetValue(json));
         }));
         return command;
     }
@@ -86,7 +86,7 @@ public static class TonCommands
         command.Options.Add(file);
         command.Options.Add(json);
         command.Options.Add(reserialize);
-        command.SetAction(parse => Run("ton boc inspect", () =>
+        command.SetAction(parse => Run("ton boc inspect", parse, output =>
         {
             var h = parse.GetValue(hex);
             var b = parse.GetValue(base64);
@@ -115,7 +115,7 @@ public static class TonCommands
                 fields["boc"] = Convert.ToHexStringLower(BagOfCells.Serialize(root, BocOptions.Default));
             }
 
-            Write(fields, parse.GetValue(json));
+            Write(output, fields, parse.GetValue(json));
         }));
         return command;
     }
@@ -127,7 +127,7 @@ public static class TonCommands
         var command = new Command("new", "Generate a new TON mnemonic and print it with its public key.");
         command.Options.Add(words);
         command.Options.Add(json);
-        command.SetAction(parse => Run("ton mnemonic new", () =>
+        command.SetAction(parse => Run("ton mnemonic new", parse, output =>
         {
             var count = parse.GetValue(words);
             if (count is < 12 or > 48)
@@ -139,12 +139,12 @@ public static class TonCommands
             using var key = Mnemonic.ToKeyPair(phrase);
             if (parse.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["words"] = phrase, ["publicKey"] = Convert.ToHexStringLower(key.PublicKey) }, JsonOptions));
+                output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["words"] = phrase, ["publicKey"] = Convert.ToHexStringLower(key.PublicKey) }, JsonOptions));
             }
             else
             {
-                Console.WriteLine(string.Join(' ', phrase));
-                Console.WriteLine($"publicKey {Convert.ToHexStringLower(key.PublicKey)}");
+                output.WriteLine(string.Join(' ', phrase));
+                output.WriteLine($"publicKey {Convert.ToHexStringLower(key.PublicKey)}");
             }
         }));
         return command;
@@ -157,7 +157,7 @@ public static class TonCommands
         var command = new Command("public-key", "Validate a TON mnemonic and print its Ed25519 public key.");
         command.Options.Add(words);
         command.Options.Add(json);
-        command.SetAction(parse => Run("ton mnemonic public-key", () =>
+        command.SetAction(parse => Run("ton mnemonic public-key", parse, output =>
         {
             var phrase = Mnemonic.Split(parse.GetValue(words) ?? Console.In.ReadToEnd());
             if (phrase.Length == 0)
@@ -171,38 +171,39 @@ public static class TonCommands
             }
 
             using var key = Mnemonic.ToKeyPair(phrase);
-            Write(new Dictionary<string, object> { ["publicKey"] = Convert.ToHexStringLower(key.PublicKey) }, parse.GetValue(json));
+            Write(output, new Dictionary<string, object> { ["publicKey"] = Convert.ToHexStringLower(key.PublicKey) }, parse.GetValue(json));
         }));
         return command;
     }
 
-    private static int Run(string name, Action action)
+    private static int Run(string name, ParseResult parse, Action<TextWriter> action)
     {
+        var output = parse.InvocationConfiguration.Output;
         try
         {
-            action();
+            action(output);
             return 0;
         }
         catch (Exception e)
         {
             // Bad input of any kind is one line on stderr, never a stack trace. BocFormatException is a
             // FormatException and carries its byte offset in the message.
-            Console.Error.WriteLine($"cocoon {name}: {e.Message}");
+            parse.InvocationConfiguration.Error.WriteLine($"cocoon {name}: {e.Message}");
             return 1;
         }
     }
 
-    private static void Write(Dictionary<string, object> fields, bool json)
+    private static void Write(TextWriter output, Dictionary<string, object> fields, bool json)
     {
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(fields, JsonOptions));
+            output.WriteLine(JsonSerializer.Serialize(fields, JsonOptions));
             return;
         }
 
         foreach (var (key, value) in fields)
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{key,-14} {value}"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{key,-14} {value}"));
         }
     }
 
