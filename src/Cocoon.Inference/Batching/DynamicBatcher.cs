@@ -74,7 +74,7 @@ public sealed class DynamicBatcher<TItem, TResult> : IAsyncDisposable
         entry.WatchCancellation(cancellationToken);
         if (!_queue.Writer.TryWrite(entry))
         {
-            entry.TryFail(new InferenceException(InferenceErrorCodes.EngineStopped, "The inference engine has stopped."));
+            FailStopped(entry);
         }
 
         return entry.Task;

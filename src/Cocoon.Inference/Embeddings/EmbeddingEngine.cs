@@ -118,14 +118,14 @@ public sealed class EmbeddingEngine : IEmbeddingEngine, IAsyncDisposable
 
         using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var pending = new Task<float[]>[encoded.Length];
-        for (var i = 0; i < encoded.Length; i++)
-        {
-            pending[i] = _batcher.SubmitAsync(encoded[i].TokenIds, abandon.Token);
-        }
-
         var vectors = new float[encoded.Length][];
         try
         {
+            for (var i = 0; i < encoded.Length; i++)
+            {
+                pending[i] = _batcher.SubmitAsync(encoded[i].TokenIds, abandon.Token);
+            }
+
             for (var i = 0; i < pending.Length; i++)
             {
                 vectors[i] = await pending[i].ConfigureAwait(false);
@@ -133,7 +133,7 @@ public sealed class EmbeddingEngine : IEmbeddingEngine, IAsyncDisposable
         }
         catch
         {
-            // One input failed or the caller gave up: the request's other inputs stop waiting too.
+            // One input failed or was refused (queue full), or the caller gave up: the request's other inputs stop waiting too.
             await abandon.CancelAsync().ConfigureAwait(false);
             throw;
         }
