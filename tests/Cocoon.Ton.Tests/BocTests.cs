@@ -254,6 +254,29 @@ public class BocTests
         Assert.Throws<ArgumentException>(() => new CellBuilder().StoreRef(cell).EndCell());
     }
 
+    private static byte[] Chain(int cells)
+    {
+        // cells 0..n-2 each reference the next; the last is empty. Index size 2, offset size 2.
+        var total = ((cells - 1) * 4) + 2;
+        var boc = new List<byte> { 0xb5, 0xee, 0x9c, 0x72, 0x02, 0x02, (byte)(cells >> 8), (byte)cells, 0, 1, 0, 0, (byte)(total >> 8), (byte)total, 0, 0 };
+        for (var i = 0; i < cells - 1; i++)
+        {
+            boc.AddRange(new byte[] { 0x01, 0x00, (byte)((i + 1) >> 8), (byte)(i + 1) });
+        }
+
+        boc.AddRange(new byte[] { 0x00, 0x00 });
+        return [.. boc];
+    }
+
+    [Fact]
+    public void A_chain_deeper_than_1024_is_refused()
+    {
+        Assert.Equal(1024, BagOfCells.ParseSingle(Chain(1025)).Depth());
+        var e = Assert.Throws<BocFormatException>(() => BagOfCells.Parse(Chain(1026)));
+        Assert.Contains("depth 1025 exceeds 1024", e.Message, StringComparison.Ordinal);
+        Assert.Equal(16, e.Offset); // cell 0, the one whose depth is too large
+    }
+
     [Fact]
     public void Random_mutations_parse_or_throw_BocFormatException_only()
     {
