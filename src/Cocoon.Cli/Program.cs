@@ -5,6 +5,7 @@ var root = new RootCommand("cocoon: operate a Cocoon confidential inference netw
 {
     DevnetCommand.Create(),
     AttestCommands.Create(),
+    TonCommands.Create(),
 };
 
 // Process termination (Ctrl-C, SIGTERM) is left to the commands: the devnet's host stops the silo and then the

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Placement;
 using Cocoon.Abstractions.Inference;
 using Cocoon.Grains.Inference;
 using Cocoon.Grains.Placement;
@@ -8,11 +10,20 @@ namespace Cocoon.Grains;
 /// <summary>Registers what the grains need in a silo.</summary>
 public static class CocoonGrainsExtensions
 {
+    /// <summary>
+    /// The service key of the clock Cocoon's grains read (expiries, leases). Separate from the runtime's own
+    /// <see cref="TimeProvider"/>, so a test can move Cocoon's time without freezing Orleans's timers.
+    /// </summary>
+    public const string ClockKey = "cocoon.clock";
+
     /// <summary>Placement, the per-silo routing load and worker registry, and the clock.</summary>
     public static ISiloBuilder AddCocoonGrains(this ISiloBuilder silo)
     {
         silo.AddPlacementDirector<WorkerSiloPlacement, WorkerSiloPlacementDirector>();
-        silo.Services.TryAddSingleton(TimeProvider.System);
+#pragma warning disable ORLEANSEXP004 // Placement filters are marked experimental in Orleans 10.
+        silo.Services.AddPlacementFilter<ProxyRoleFilter, ProxyRoleFilterDirector>(ServiceLifetime.Singleton);
+#pragma warning restore ORLEANSEXP004
+        silo.Services.TryAddKeyedSingleton(ClockKey, TimeProvider.System);
         silo.Services.TryAddSingleton<LocalWorkers>();
         silo.Services.TryAddSingleton<RouteLoad>();
         return silo;

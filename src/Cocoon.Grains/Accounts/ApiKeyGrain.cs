@@ -1,3 +1,5 @@
+using Cocoon.Grains.Placement;
+using Microsoft.Extensions.DependencyInjection;
 using Cocoon.Abstractions;
 using Cocoon.Abstractions.Accounts;
 
@@ -13,9 +15,10 @@ public sealed class ApiKeyState
 }
 
 /// <summary>An API key's binding to its account; see <see cref="IApiKeyGrain"/>. Keyed by the key's hash only.</summary>
+[ProxyRole]
 public sealed class ApiKeyGrain(
     [PersistentState("apikey", CocoonNames.StorageName)] IPersistentState<ApiKeyState> state,
-    TimeProvider time) : Grain, IApiKeyGrain
+    [FromKeyedServices(CocoonGrainsExtensions.ClockKey)] TimeProvider time) : Grain, IApiKeyGrain
 {
     /// <inheritdoc />
     public async Task<ApiKeyInfo> CreateAsync(string accountId, string label)

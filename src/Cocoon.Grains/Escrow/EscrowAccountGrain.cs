@@ -1,5 +1,8 @@
+using Cocoon.Grains.Placement;
+using Microsoft.Extensions.DependencyInjection;
 using Cocoon.Abstractions;
 using Cocoon.Abstractions.Escrow;
+using Microsoft.Extensions.Options;
 
 namespace Cocoon.Grains.Escrow;
 
@@ -33,14 +36,18 @@ public sealed record SettledRequest([property: Id(0)] long ChargedNanoTon, [prop
 /// <c>0 &lt;= Reserved &lt;= Balance = Deposited - Charged</c>. State is written before a call returns, so an
 /// acknowledged operation survives a crash; a retried one is answered from the record it left.
 /// </summary>
+[ProxyRole]
 public sealed class EscrowAccountGrain(
     [PersistentState("escrow", CocoonNames.StorageName)] IPersistentState<EscrowState> state,
-    TimeProvider time) : Grain, IEscrowAccountGrain, IRemindable
+    [FromKeyedServices(CocoonGrainsExtensions.ClockKey)] TimeProvider time,
+    IOptions<ReminderOptions> reminders) : Grain, IEscrowAccountGrain, IRemindable
 {
     private const string ExpiryReminder = "expire-reservations";
 
     // How long a settled request id is remembered for idempotency; far longer than any retry of it.
     private static readonly TimeSpan SettledMemory = TimeSpan.FromDays(2);
+
+    private bool? _hasReminder;
 
     private EscrowState S => state.State;
 
@@ -82,7 +89,7 @@ public sealed class EscrowAccountGrain(
         var expiresAt = time.GetUtcNow() + timeToLive;
         S.Reservations[requestId] = new HeldAmount(nanoTon, expiresAt);
         await state.WriteStateAsync();
-        await EnsureExpiryReminderAsync(timeToLive);
+        await EnsureExpiryReminderAsync();
         return new Reservation(requestId, nanoTon, expiresAt);
     }
 
@@ -153,17 +160,24 @@ public sealed class EscrowAccountGrain(
         if (S.Reservations.Count == 0 && await this.GetReminder(ExpiryReminder) is { } reminder)
         {
             await this.UnregisterReminder(reminder);
+            _hasReminder = false;
         }
     }
 
-    private async Task EnsureExpiryReminderAsync(TimeSpan timeToLive)
+    private async Task EnsureExpiryReminderAsync()
     {
-        if (await this.GetReminder(ExpiryReminder) is null)
+        // Looked up once per activation: the reminder table is not read on every reservation.
+        _hasReminder ??= await this.GetReminder(ExpiryReminder) is not null;
+        if (_hasReminder == true)
         {
-            // Reminders survive deactivation and silo loss; the period is Orleans's minimum (one minute).
-            var period = TimeSpan.FromMinutes(1);
-            await this.RegisterOrUpdateReminder(ExpiryReminder, timeToLive > period ? timeToLive : period, period);
+            return;
         }
+
+        // Reminders survive deactivation and silo loss. It ticks every period (the shortest the cluster allows, one
+        // minute by default) while holds are open, so an expired hold is gone within a period of its expiry.
+        var period = reminders.Value.MinimumReminderPeriod;
+        await this.RegisterOrUpdateReminder(ExpiryReminder, period, period);
+        _hasReminder = true;
     }
 
     private void ForgetOldSettlements(DateTimeOffset now)

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Cocoon.Abstractions;
 using Cocoon.Abstractions.Accounts;
 using Cocoon.Abstractions.Escrow;
@@ -15,7 +16,7 @@ namespace Cocoon.Grains.Inference;
 /// in staleness, so the deployment grains are not on the hot path.
 /// </summary>
 [StatelessWorker, Reentrant]
-public sealed class InferenceServiceGrain(PriceList prices, RouteLoad load, TimeProvider time) : Grain, IInferenceServiceGrain
+public sealed class InferenceServiceGrain(PriceList prices, RouteLoad load, [FromKeyedServices(CocoonGrainsExtensions.ClockKey)] TimeProvider time) : Grain, IInferenceServiceGrain
 {
     /// <summary>The most inputs one embeddings request may carry (OpenAI's limit).</summary>
     public const int MaxInputs = 2048;

@@ -1,3 +1,5 @@
+using Cocoon.Grains.Placement;
+using Microsoft.Extensions.DependencyInjection;
 using Cocoon.Abstractions;
 using Cocoon.Abstractions.Models;
 using Cocoon.Abstractions.Workers;
@@ -12,9 +14,10 @@ public sealed class DeploymentState
 }
 
 /// <summary>A model's deployment and live worker set; see <see cref="IModelDeploymentGrain"/>.</summary>
+[ProxyRole]
 public sealed class ModelDeploymentGrain(
     [PersistentState("deployment", CocoonNames.StorageName)] IPersistentState<DeploymentState> state,
-    TimeProvider time) : Grain, IModelDeploymentGrain
+    [FromKeyedServices(CocoonGrainsExtensions.ClockKey)] TimeProvider time) : Grain, IModelDeploymentGrain
 {
     /// <inheritdoc />
     public async Task DeployAsync(ModelDeployment deployment)
@@ -87,6 +90,7 @@ public sealed class CatalogState
 }
 
 /// <summary>The list of deployed model names; see <see cref="IModelCatalogGrain"/>.</summary>
+[ProxyRole]
 public sealed class ModelCatalogGrain(
     [PersistentState("catalog", CocoonNames.StorageName)] IPersistentState<CatalogState> state) : Grain, IModelCatalogGrain
 {

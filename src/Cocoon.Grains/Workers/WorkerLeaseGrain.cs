@@ -1,3 +1,5 @@
+using Cocoon.Grains.Placement;
+using Microsoft.Extensions.DependencyInjection;
 using Cocoon.Abstractions;
 using Cocoon.Abstractions.Models;
 using Cocoon.Abstractions.Workers;
@@ -11,9 +13,10 @@ public sealed class LeaseState
 }
 
 /// <summary>A worker's registration and lease; see <see cref="IWorkerLeaseGrain"/>.</summary>
+[ProxyRole]
 public sealed class WorkerLeaseGrain(
     [PersistentState("lease", CocoonNames.StorageName)] IPersistentState<LeaseState> state,
-    TimeProvider time) : Grain, IWorkerLeaseGrain
+    [FromKeyedServices(CocoonGrainsExtensions.ClockKey)] TimeProvider time) : Grain, IWorkerLeaseGrain
 {
     /// <inheritdoc />
     public async Task<WorkerLease> RenewAsync(WorkerRegistration registration, TimeSpan leaseTime)
