@@ -19,8 +19,8 @@ public sealed record OnnxSessionSettings
 /// <summary>
 /// Creates ONNX Runtime sessions on the CUDA execution provider when a GPU is usable and on the CPU one otherwise,
 /// and says which it took and why. "Usable" is checked in order: the native library was built with the CUDA provider,
-/// the NVIDIA driver (libcuda) loads and reports the device, the provider library loads with the CUDA and cuDNN
-/// libraries it links, and the provider starts. The first check that fails is the reason reported for running on CPU.
+/// the NVIDIA driver (libcuda) loads and reports the device, and the provider starts (with the CUDA 13 and cuDNN 9
+/// libraries it needs; those that cannot be loaded are named). The first check that fails is the reason reported.
 /// </summary>
 public static class OnnxSessionFactory
 {
@@ -53,7 +53,7 @@ public static class OnnxSessionFactory
                 }
                 catch (OnnxRuntimeException ex)
                 {
-                    unusable = "the CUDA execution provider did not start: " + ex.Message;
+                    unusable = "the CUDA execution provider did not start: " + ex.Message + MissingCudaLibraries();
                 }
             }
 
@@ -95,25 +95,25 @@ public static class OnnxSessionFactory
         }
 
         // The driver stays loaded: unloading libcuda after cuInit is not supported.
-        var device = DeviceCountProblem(handle, deviceId);
-        if (device is not null)
+        return DeviceCountProblem(handle, deviceId);
+    }
+
+    /// <summary>
+    /// After the CUDA provider failed to start: which of the libraries it links cannot be loaded. The provider library
+    /// itself is not probed (it only loads after ONNX Runtime's providers_shared library, with RTLD_GLOBAL).
+    /// </summary>
+    private static string MissingCudaLibraries()
+    {
+        // NEEDED entries of libonnxruntime_providers_cuda.so in Microsoft.ML.OnnxRuntime.Gpu.Linux 1.31.0 (CUDA 13),
+        // plus cuDNN 9, which it opens at run time.
+        if (!OperatingSystem.IsLinux())
         {
-            return device;
+            return "";
         }
 
-        // ONNX Runtime's own error for a provider library that does not load is only "Failed to load shared library";
-        // loading it here first gives the loader's reason (typically a missing CUDA 12 / cuDNN 9 library).
-        var provider = OperatingSystem.IsWindows() ? "onnxruntime_providers_cuda.dll" : "libonnxruntime_providers_cuda.so";
-        try
-        {
-            NativeLibrary.Load(provider, typeof(InferenceSession).Assembly, DllImportSearchPath.AssemblyDirectory);
-            return null;
-        }
-        catch (DllNotFoundException ex)
-        {
-            // The loader's message spans lines (one per path tried); keep it on one line for the start-up report.
-            return $"{provider} does not load: {string.Join(" | ", ex.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))}";
-        }
+        string[] linked = ["libcublasLt.so.13", "libcublas.so.13", "libcudart.so.13", "libcurand.so.10", "libcudnn.so.9"];
+        var missing = Array.FindAll(linked, name => !NativeLibrary.TryLoad(name, out _));
+        return missing.Length == 0 ? "" : " (cannot load: " + string.Join(", ", missing) + ")";
     }
 
     private static unsafe string? DeviceCountProblem(IntPtr driver, int deviceId)
