@@ -204,7 +204,11 @@ public sealed class DynamicBatcher<TItem, TResult> : IAsyncDisposable
             using var waitOver = CancellationTokenSource.CreateLinkedTokenSource(stop);
             var more = reader.WaitToReadAsync(waitOver.Token).AsTask();
             var timer = Task.Delay(left, _time, waitOver.Token);
-            var winner = await Task.WhenAny(more, timer).ConfigureAwait(false);
+            // The clock may have passed the deadline between computing 'left' and arming the timer (a timer armed
+            // late would then wait past MaxWait): look again now that it is armed.
+            var winner = _time.GetElapsedTime(deadline) >= _options.MaxWait
+                ? timer
+                : await Task.WhenAny(more, timer).ConfigureAwait(false);
             await waitOver.CancelAsync().ConfigureAwait(false);
             stop.ThrowIfCancellationRequested();
             if (winner == more)
