@@ -45,6 +45,7 @@ public sealed class DevnetTests : IDisposable
     {
         var port = PostgresServer.FreeLoopbackPort();
         ReadyFile first;
+        (long Cost, long Available) before;
         await using (var devnet = StartDevnet(port))
         {
             await devnet.WaitForOutputAsync("cocoon devnet ready", TimeSpan.FromMinutes(2));
@@ -55,7 +56,9 @@ public sealed class DevnetTests : IDisposable
             Assert.Contains($"curl -s http://127.0.0.1:{port}/v1/embeddings -H 'Authorization: Bearer {first.ApiKey}'", devnet.StandardOutput, StringComparison.Ordinal);
             await AssertHealthyAsync(first.Gateway);
 
-            // Something durable, written before the crash.
+            // A paid request from the seeded account; then something durable written straight to the database.
+            before = await EmbedAsync(first, "before the crash");
+            Assert.Equal(DevnetGrant - before.Cost, before.Available);
             await PostgresFixture.ScalarAsync<int>(DevnetDatabase(first), "CREATE TABLE crash_marker AS SELECT 42 AS v; SELECT 1");
 
             devnet.KillHard();
@@ -72,6 +75,10 @@ public sealed class DevnetTests : IDisposable
             // The server the killed devnet left running was found and reused, not started twice on one folder.
             Assert.Contains("reusing the PostgreSQL server left running", again.StandardError, StringComparison.Ordinal);
             await AssertHealthyAsync(second.Gateway);
+
+            // The escrow kept its balance through kill -9, and the devnet grant was not paid a second time.
+            var after = await EmbedAsync(second, "after the crash");
+            Assert.Equal(before.Available - after.Cost, after.Available);
 
             again.Signal(15);
             Assert.Equal(0, await again.WaitForExitAsync(TimeSpan.FromSeconds(60)));
@@ -125,6 +132,25 @@ public sealed class DevnetTests : IDisposable
         Assert.Contains("another cocoon devnet is running with --data-dir", second.StandardError, StringComparison.Ordinal);
         first.Signal(15);
         Assert.Equal(0, await first.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+    }
+
+    private const long DevnetGrant = 1_000_000_000_000;
+
+    private static async Task<(long Cost, long Available)> EmbedAsync(ReadyFile ready, string text)
+    {
+        using var http = new HttpClient();
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ready.ApiKey);
+        using var response = await http.PostAsync(new Uri(ready.Gateway + "/v1/embeddings"),
+            new StringContent("{\"model\":\"all-minilm-l6-v2\",\"input\":\"" + text + "\"}", System.Text.Encoding.UTF8, "application/json"),
+            TestContext.Current.CancellationToken);
+        var body = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        Assert.True(response.IsSuccessStatusCode, body);
+        using var json = JsonDocument.Parse(body);
+        Assert.Equal(384, json.RootElement.GetProperty("data")[0].GetProperty("embedding").GetArrayLength());
+        var cocoon = json.RootElement.GetProperty("cocoon");
+        var cost = cocoon.GetProperty("cost_nanoton").GetInt64();
+        Assert.Equal(json.RootElement.GetProperty("usage").GetProperty("prompt_tokens").GetInt64() * 20, cost);
+        return (cost, cocoon.GetProperty("available_nanoton").GetInt64());
     }
 
     private static async Task AssertHealthyAsync(string gateway)

@@ -210,6 +210,28 @@ public sealed class EmbeddingsTests(GatewayCluster cluster)
     }
 
     [Fact]
+    public async Task A_deployed_model_with_no_live_worker_is_503_with_Retry_After_and_charges_nothing()
+    {
+        var (apiKey, account) = await cluster.CreateFundedKeyAsync();
+        var model = "idle-" + Guid.NewGuid().ToString("N")[..8];
+        await cluster.Proxy.Grains.GetGrain<Abstractions.Models.IModelDeploymentGrain>(model).DeployAsync(new Abstractions.Models.ModelDeployment
+        {
+            Name = model,
+            Kind = Abstractions.Models.ModelKind.Embedding,
+            ModelHash = "0000",
+            ContextLength = 256,
+            Dimensions = 384,
+        });
+        using var http = Http(apiKey);
+
+        using var response = await http.PostAsync("v1/embeddings", Json("{\"model\":\"" + model + "\",\"input\":\"x\"}"), Token);
+
+        Assert.Equal("1", response.Headers.RetryAfter?.ToString());
+        await AssertErrorAsync(response, HttpStatusCode.ServiceUnavailable, "no_worker_available", "model");
+        Assert.Equal(new EscrowBalance(1_000_000_000, 0, 0, 1_000_000_000), await account.GetBalanceAsync());
+    }
+
+    [Fact]
     public async Task Models_lists_the_deployment_with_its_live_workers()
     {
         var (apiKey, _) = await cluster.CreateFundedKeyAsync();
@@ -220,7 +242,8 @@ public sealed class EmbeddingsTests(GatewayCluster cluster)
         Assert.Equal("cocoon", model.OwnedBy);
         using var http = Http(apiKey);
         using var raw = JsonDocument.Parse(await http.GetStringAsync("v1/models", Token));
-        Assert.Equal(2, raw.RootElement.GetProperty("data")[0].GetProperty("cocoon").GetProperty("workers").GetInt32());
+        var listed = raw.RootElement.GetProperty("data").EnumerateArray().Single(m => m.GetProperty("id").GetString() == GatewayCluster.Model);
+        Assert.Equal(2, listed.GetProperty("cocoon").GetProperty("workers").GetInt32());
     }
 
     [Fact]
