@@ -6,6 +6,7 @@ using Cocoon.Abstractions.Inference;
 using Cocoon.Abstractions.Models;
 using Cocoon.Abstractions.Pricing;
 using Cocoon.Abstractions.Workers;
+using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 
 namespace Cocoon.Grains.Inference;
@@ -16,7 +17,11 @@ namespace Cocoon.Grains.Inference;
 /// in staleness, so the deployment grains are not on the hot path.
 /// </summary>
 [StatelessWorker, Reentrant]
-public sealed class InferenceServiceGrain(PriceList prices, RouteLoad load, [FromKeyedServices(CocoonGrainsExtensions.ClockKey)] TimeProvider time) : Grain, IInferenceServiceGrain
+public sealed partial class InferenceServiceGrain(
+    PriceList prices,
+    RouteLoad load,
+    [FromKeyedServices(CocoonGrainsExtensions.ClockKey)] TimeProvider time,
+    ILogger<InferenceServiceGrain> logger) : Grain, IInferenceServiceGrain
 {
     /// <summary>The most inputs one embeddings request may carry (OpenAI's limit).</summary>
     public const int MaxInputs = 2048;
@@ -77,6 +82,12 @@ public sealed class InferenceServiceGrain(PriceList prices, RouteLoad load, [Fro
         {
             await escrow.ReleaseAsync(requestId);
             _routes.Remove(request.Model);
+            if (e is not (CocoonApiException or OperationCanceledException))
+            {
+                // The type and the worker only: an exception's message could quote the request.
+                LogWorkerFailure(worker.WorkerId, e.GetType().FullName ?? e.GetType().Name);
+            }
+
             throw e switch
             {
                 CocoonApiException => e,
@@ -195,6 +206,9 @@ public sealed class InferenceServiceGrain(PriceList prices, RouteLoad load, [Fro
 
         return best;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Request failed on worker {WorkerId} with {ExceptionType}; its reservation was released")]
+    private partial void LogWorkerFailure(string workerId, string exceptionType);
 
     private static CocoonApiException NoWorker(string model) =>
         new(503, "no_worker_available", $"No worker is serving '{model}' right now; retry shortly.", "model");
