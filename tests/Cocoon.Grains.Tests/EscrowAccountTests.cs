@@ -35,6 +35,27 @@ public sealed class EscrowAccountTests(GrainCluster cluster)
     }
 
     [Fact]
+    public async Task A_settle_repeated_after_it_was_forgotten_is_refused_and_never_charges_twice()
+    {
+        var account = NewAccount();
+        await account.DepositAsync("grant", 1_000_000);
+        for (var i = 0; i <= Grains.Escrow.EscrowAccountGrain.RememberedSettlements; i++)
+        {
+            await account.ReserveAsync($"req-{i}", 10, TimeSpan.FromMinutes(5));
+            await account.SettleAsync($"req-{i}", 10, "w");
+        }
+
+        var charged = (await account.GetBalanceAsync()).Charged;
+        var e = await Assert.ThrowsAsync<Abstractions.CocoonApiException>(() => account.SettleAsync("req-0", 10, "w"));
+        var repeatedRecent = await account.SettleAsync($"req-{Grains.Escrow.EscrowAccountGrain.RememberedSettlements}", 10, "w");
+
+        Assert.Equal("no_reservation", e.Code);
+        Assert.Equal(10, repeatedRecent.ChargedNanoTon);
+        Assert.Equal(charged, (await account.GetBalanceAsync()).Charged);
+        Assert.Equal((Grains.Escrow.EscrowAccountGrain.RememberedSettlements + 1) * 10L, charged);
+    }
+
+    [Fact]
     public async Task Reserving_the_same_request_twice_holds_once()
     {
         var account = NewAccount();

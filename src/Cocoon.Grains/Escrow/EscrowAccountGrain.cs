@@ -44,8 +44,12 @@ public sealed class EscrowAccountGrain(
 {
     private const string ExpiryReminder = "expire-reservations";
 
-    // How long a settled request id is remembered for idempotency; far longer than any retry of it.
-    private static readonly TimeSpan SettledMemory = TimeSpan.FromDays(2);
+    /// <summary>
+    /// How many settled request ids an account remembers, newest first. The whole state is written on every
+    /// operation, so this bounds both its size and the cost of a write. A repeated settle of a request older than that
+    /// finds neither its record nor its reservation and is refused: it can never charge twice.
+    /// </summary>
+    public const int RememberedSettlements = 256;
 
     private bool? _hasReminder;
 
@@ -118,7 +122,7 @@ public sealed class EscrowAccountGrain(
         S.Reservations.Remove(requestId);
         S.Charged = checked(S.Charged + chargeNanoTon);
         S.Settled[requestId] = new SettledRequest(chargeNanoTon, workerId, now);
-        ForgetOldSettlements(now);
+        ForgetOldSettlements();
         await state.WriteStateAsync();
         return new Settlement(requestId, chargeNanoTon, workerId, Balance());
     }
@@ -180,14 +184,15 @@ public sealed class EscrowAccountGrain(
         _hasReminder = true;
     }
 
-    private void ForgetOldSettlements(DateTimeOffset now)
+    private void ForgetOldSettlements()
     {
-        if (S.Settled.Count < 1024)
+        if (S.Settled.Count <= RememberedSettlements)
         {
             return;
         }
 
-        foreach (var old in S.Settled.Where(s => now - s.Value.At > SettledMemory).Select(s => s.Key).ToList())
+        foreach (var old in S.Settled.OrderBy(s => s.Value.At).ThenBy(s => s.Key, StringComparer.Ordinal)
+                     .Take(S.Settled.Count - RememberedSettlements).Select(s => s.Key).ToList())
         {
             S.Settled.Remove(old);
         }
