@@ -14,7 +14,7 @@ public static class GatewayEndpoints
     private static readonly TimeSpan HealthTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// Maps <c>GET /healthz</c>, <c>GET /v1/models</c> and <c>POST /v1/embeddings</c>. Every refusal is an OpenAI
+    /// Maps <c>GET /healthz</c>, <c>GET /v1/attestation</c>, <c>GET /v1/models</c> and <c>POST /v1/embeddings</c>. Every refusal is an OpenAI
     /// error object; nothing of a request's content is logged.
     /// </summary>
     public static IEndpointRouteBuilder MapCocoonGateway(this IEndpointRouteBuilder endpoints)
@@ -77,6 +77,8 @@ public static class GatewayEndpoints
                 context.RequestAborted);
             await EmbeddingsEndpoint.WriteAsync(context, request, response);
         }));
+
+        endpoints.MapGet("/v1/attestation", AttestationEndpoint.HandleAsync);
 
         endpoints.MapFallback(context => OpenAiErrors.WriteAsync(context, StatusCodes.Status404NotFound, "not_found",
             $"Unknown endpoint: {context.Request.Method} {context.Request.Path}."));

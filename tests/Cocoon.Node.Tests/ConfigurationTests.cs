@@ -148,4 +148,66 @@ public sealed class ConfigurationTests(PostgresFixture postgres)
         Assert.StartsWith("cocoon-node: configuration error: Cocoon:Storage:ConnectionString: PostgreSQL at 127.0.0.1:", line, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", node.StandardError + node.StandardOutput, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Production_refuses_simulated_attestation()
+    {
+        var config = Valid("Host=127.0.0.1;Database=x");
+        config["Cocoon:Attestation:Provider"] = "Simulated";
+
+        var e = await StartFailsAsync(config);
+
+        Assert.Equal("Cocoon:Attestation:Provider", e.Setting);
+        Assert.Contains("refused in Production mode", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Attestation_defaults_to_simulated_in_devnet_and_configfs_tsm_in_production()
+    {
+        var production = new CocoonOptions { Mode = NodeMode.Production, Roles = "proxy", Storage = { ConnectionString = "Host=db" } };
+        var devnet = new CocoonOptions { Mode = NodeMode.Devnet, Roles = "proxy", Storage = { Provider = StorageProvider.Memory } };
+
+        Assert.Equal(AttestationProviderKind.ConfigFsTsm, NodeSettings.From(production).AttestationProvider);
+        Assert.Equal(AttestationProviderKind.Simulated, NodeSettings.From(devnet).AttestationProvider);
+    }
+
+    [Fact]
+    public void An_https_gateway_without_attestation_is_refused()
+    {
+        var options = new CocoonOptions
+        {
+            Mode = NodeMode.Production,
+            Roles = "proxy",
+            Storage = { ConnectionString = "Host=db" },
+            Gateway = { Url = "https://127.0.0.1:8443" },
+            Attestation = { Provider = AttestationProviderKind.None },
+        };
+
+        var e = Assert.Throws<CocoonConfigurationException>(() => NodeSettings.From(options));
+
+        Assert.Equal("Cocoon:Attestation:Provider", e.Setting);
+    }
+
+    [Fact]
+    public async Task A_production_proxy_without_TDX_stops_naming_the_attestation_provider()
+    {
+        var config = Valid(await postgres.CreateDatabaseAsync("notdx"));
+        config["Cocoon:Attestation:ConfigFsTsmPath"] = Path.Combine(Path.GetTempPath(), "no-tsm-" + Guid.NewGuid().ToString("N"));
+
+        var e = await StartFailsAsync(config);
+
+        Assert.Equal("Cocoon:Attestation:Provider", e.Setting);
+        Assert.Contains("'ConfigFsTsm' could not produce a quote: configfs-tsm is not available", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unknown_attestation_provider_names_its_setting()
+    {
+        var config = Valid("Host=127.0.0.1;Database=x");
+        config["Cocoon:Attestation:Provider"] = "Sgx";
+
+        var e = await StartFailsAsync(config);
+
+        Assert.Equal("Cocoon:Attestation:Provider", e.Setting);
+    }
 }

@@ -58,5 +58,6 @@ public sealed class MultiProcessClusterTests(PostgresFixture postgres)
             "--Cocoon:Silo:GatewayPort", PostgresServer.FreeLoopbackPort().ToString(CultureInfo.InvariantCulture),
             "--Cocoon:Storage:ConnectionString", db,
             "--Cocoon:Gateway:Url", "http://127.0.0.1:0",
+            "--Cocoon:Attestation:Provider", "None", // no TDX on test machines; see CocoonTestNode
         ]);
 }

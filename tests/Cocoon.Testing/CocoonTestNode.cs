@@ -68,6 +68,10 @@ public sealed class CocoonTestNode : IAsyncDisposable
             ["Cocoon:Storage:Provider"] = connectionString is null ? "Memory" : "PostgreSql",
             ["Cocoon:Storage:ConnectionString"] = connectionString,
             ["Cocoon:Gateway:Url"] = "http://127.0.0.1:0",
+            // Devnet nodes attest with simulated quotes (the devnet default). Production nodes would need TDX
+            // (ConfigFsTsm) and refuse to start without it, so the tests' Production nodes say explicitly that they
+            // serve no attestation; a test that wants one passes Cocoon:Attestation:Provider in `extra`.
+            ["Cocoon:Attestation:Provider"] = connectionString is null ? "Simulated" : "None",
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:Orleans.Runtime.Silo"] = "Error",
             ["Logging:LogLevel:Orleans.Runtime.Watchdog"] = "Error",

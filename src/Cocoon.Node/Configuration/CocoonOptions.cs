@@ -72,6 +72,35 @@ public sealed class CocoonOptions
 
     /// <summary>Devnet conveniences; refused in Production mode.</summary>
     public DevnetOptions Devnet { get; set; } = new();
+
+    /// <summary>How a proxy silo attests its gateway (DESIGN sections 2 and 7).</summary>
+    public AttestationOptions Attestation { get; set; } = new();
+}
+
+/// <summary>Where a proxy silo's TDX quotes come from.</summary>
+public enum AttestationProviderKind
+{
+    /// <summary>Quotes signed by a local simulated authority: devnet only, refused in Production mode.</summary>
+    Simulated,
+
+    /// <summary>Real TDX quotes through Linux configfs-tsm (a TDX guest).</summary>
+    ConfigFsTsm,
+
+    /// <summary>
+    /// No attestation: the gateway serves no quote (<c>/v1/attestation</c> answers 503) and cannot serve https. Never a
+    /// default; only where set explicitly (tests of Production-mode nodes on machines without TDX).
+    /// </summary>
+    None,
+}
+
+/// <summary>Attestation of a proxy silo's gateway.</summary>
+public sealed class AttestationOptions
+{
+    /// <summary><c>Simulated</c> (Devnet default), <c>ConfigFsTsm</c> (Production default) or, explicitly, <c>None</c>.</summary>
+    public AttestationProviderKind? Provider { get; set; }
+
+    /// <summary>The configfs-tsm report directory.</summary>
+    public string ConfigFsTsmPath { get; set; } = "/sys/kernel/config/tsm/report";
 }
 
 /// <summary>Price parameters in nanoTON per adjusted token and multipliers (10000 = 1.0x).</summary>

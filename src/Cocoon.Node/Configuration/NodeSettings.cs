@@ -25,6 +25,12 @@ public sealed record NodeSettings
     public required WorkerOptions Worker { get; init; }
     public required DevnetOptions Devnet { get; init; }
 
+    /// <summary>Where this proxy silo's quotes come from (<c>Cocoon:Attestation:Provider</c>).</summary>
+    public AttestationProviderKind AttestationProvider { get; init; } = AttestationProviderKind.Simulated;
+
+    /// <summary>The configfs-tsm report directory (<c>Cocoon:Attestation:ConfigFsTsmPath</c>).</summary>
+    public string ConfigFsTsmPath { get; init; } = "/sys/kernel/config/tsm/report";
+
     /// <summary>The models this silo's worker serves.</summary>
     public IReadOnlyList<string> WorkerModels => Worker.Models.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
@@ -128,6 +134,25 @@ public sealed record NodeSettings
                 "a seeded development key and account are devnet shortcuts and are refused in Production mode; create keys with the CLI.");
         }
 
+        var attestation = options.Attestation.Provider
+            ?? (options.Mode == NodeMode.Devnet ? AttestationProviderKind.Simulated : AttestationProviderKind.ConfigFsTsm);
+        if (attestation == AttestationProviderKind.Simulated && options.Mode == NodeMode.Production)
+        {
+            throw new CocoonConfigurationException("Cocoon:Attestation:Provider",
+                "'Simulated' quotes prove nothing and are a devnet shortcut refused in Production mode; use 'ConfigFsTsm' on a TDX guest.");
+        }
+
+        if (attestation == AttestationProviderKind.None && gatewayUrl?.Scheme == Uri.UriSchemeHttps)
+        {
+            throw new CocoonConfigurationException("Cocoon:Attestation:Provider",
+                $"'None' has no RA-TLS certificate to serve {gatewayUrl}; use an attestation provider or an http gateway URL.");
+        }
+
+        if (attestation == AttestationProviderKind.ConfigFsTsm && string.IsNullOrWhiteSpace(options.Attestation.ConfigFsTsmPath))
+        {
+            throw new CocoonConfigurationException("Cocoon:Attestation:ConfigFsTsmPath", "not set: give the configfs-tsm report directory (/sys/kernel/config/tsm/report).");
+        }
+
         var p = options.Pricing;
         if (p.PricePerToken < 0 || p.WorkerFeePerToken < 0 || p.WorkerFeePerToken > p.PricePerToken)
         {
@@ -195,6 +220,8 @@ public sealed record NodeSettings
             },
             Worker = w,
             Devnet = options.Devnet,
+            AttestationProvider = attestation,
+            ConfigFsTsmPath = options.Attestation.ConfigFsTsmPath,
         };
     }
 

@@ -64,9 +64,31 @@ public static class CocoonNode
 
         await Preflight.CheckAsync(settings, options.Progress, cancellationToken).ConfigureAwait(false);
 
+        // A proxy silo attests its gateway; its first quote is taken now, so a node that cannot attest (ConfigFsTsm
+        // without TDX) stops here with one message naming Cocoon:Attestation:Provider instead of serving unattested.
+        NodeAttestation? attestation = null;
+        if (settings.Roles.HasFlag(SiloRoles.Proxy))
+        {
+            attestation = await NodeAttestation.CreateAsync(settings, cancellationToken).ConfigureAwait(false);
+            options.Progress?.Invoke(attestation is null
+                ? "attestation: none (Cocoon:Attestation:Provider=None): this gateway serves no quote and must not be trusted with prompts"
+                : $"attestation: {settings.AttestationProvider} quotes, RA-TLS certificate for silo {settings.SiloName}");
+        }
+
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(settings.Prices);
         builder.Services.AddSingleton(new NodeProgress(options.Progress));
+        if (attestation is not null)
+        {
+            // Through a factory, so the container disposes it (and its keys) with the host.
+            builder.Services.AddSingleton(_ => attestation);
+            builder.Services.AddHostedService(sp =>
+            {
+                var service = sp.GetRequiredService<NodeAttestation>();
+                service.Logger = sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<NodeAttestation>>();
+                return service;
+            });
+        }
         builder.UseOrleans(silo =>
         {
             ConfigureSilo(silo, settings);
@@ -114,8 +136,12 @@ public static class CocoonNode
                 throw new CocoonConfigurationException(CocoonOptions.SectionName, e.Message, e);
             }
 
-            var type = match.Groups["type"].Value.Split('.')[^1];
-            var allowed = Type.GetType(match.Groups["type"].Value) is { IsEnum: true } enumType
+            // Optional settings are Nullable<T>: name T.
+            var typeName = match.Groups["type"].Value;
+            var nullable = System.Text.RegularExpressions.Regex.Match(typeName, @"^System\.Nullable`1\[\[(?<inner>[^,\]]+)");
+            typeName = nullable.Success ? nullable.Groups["inner"].Value : typeName;
+            var type = typeName.Split('.')[^1];
+            var allowed = Type.GetType(typeName) is { IsEnum: true } enumType
                 ? $"; allowed: {string.Join(", ", Enum.GetNames(enumType).Where(n => n != nameof(NodeMode.Unset)))}"
                 : "";
             throw new CocoonConfigurationException(match.Groups["key"].Value,

@@ -15,7 +15,11 @@ namespace Cocoon.Node.Hosting;
 /// (so the first request finds the cluster up) and stopped before it. It reaches the cluster through the silo's own
 /// <see cref="IGrainFactory"/>.
 /// </summary>
-public sealed class GatewayServer(NodeSettings settings, IGrainFactory grains, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
+/// <remarks>
+/// With attestation, <c>/v1/attestation</c> serves the silo's RA-TLS certificate, and an https gateway URL serves TLS
+/// with that certificate, read from the rotator at every handshake, so renewal needs no restart.
+/// </remarks>
+public sealed class GatewayServer(NodeSettings settings, IGrainFactory grains, ILoggerFactory loggerFactory, NodeAttestation? attestation = null) : IHostedService, IAsyncDisposable
 {
     private WebApplication? _app;
 
@@ -31,11 +35,26 @@ public sealed class GatewayServer(NodeSettings settings, IGrainFactory grains, I
         builder.Services.AddSingleton(loggerFactory);
         builder.Services.AddSingleton<IHostLifetime, EmbeddedLifetime>();
         builder.Services.AddSingleton(grains);
+        if (attestation is not null)
+        {
+            builder.Services.AddSingleton(attestation.Source);
+        }
         builder.WebHost.UseUrls(settings.GatewayUrl!.GetLeftPart(UriPartial.Authority));
+        if (settings.GatewayUrl.Scheme == Uri.UriSchemeHttps)
+        {
+            // The slim builder leaves https out unless asked; the certificate comes from the selector below.
+            builder.WebHost.UseKestrelHttpsConfiguration();
+        }
+
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = 8L * 1024 * 1024;
+            if (attestation is not null)
+            {
+                var rotator = attestation.Rotator;
+                k.ConfigureHttpsDefaults(https => https.ServerCertificateSelector = (_, _) => rotator.Current);
+            }
         });
         _app = builder.Build();
         _app.MapCocoonGateway();

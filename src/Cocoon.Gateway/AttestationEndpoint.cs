@@ -1,0 +1,97 @@
+using System.Formats.Asn1;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using Cocoon.Attestation.Policy;
+using Cocoon.Attestation.Quotes;
+using Cocoon.Attestation.RaTls;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Cocoon.Gateway;
+
+/// <summary>
+/// What the gateway attests with: the node's RA-TLS certificate rotator, its mode and whether its quotes are simulated.
+/// The host registers one in the gateway's services; without one, <c>GET /v1/attestation</c> answers 503.
+/// </summary>
+public sealed class GatewayAttestationSource
+{
+    /// <param name="rotator">Holds the current RA-TLS certificate (quote and claims in its extensions).</param>
+    /// <param name="mode">The node's mode, e.g. <c>Devnet</c> or <c>Production</c>.</param>
+    /// <param name="simulatedRoot">The simulated authority's root for a devnet node; null for real TDX quotes.</param>
+    public GatewayAttestationSource(RaTlsCertificateRotator rotator, string mode, X509Certificate2? simulatedRoot)
+    {
+        Rotator = rotator;
+        Mode = mode;
+        SimulatedRoot = simulatedRoot;
+    }
+
+    /// <summary>The certificate rotator; TLS presents its current certificate.</summary>
+    public RaTlsCertificateRotator Rotator { get; }
+
+    /// <summary>The node's mode.</summary>
+    public string Mode { get; }
+
+    /// <summary>The devnet authority's root (public); null for real quotes.</summary>
+    public X509Certificate2? SimulatedRoot { get; }
+
+    /// <summary>True when the quotes come from the simulated (devnet) provider.</summary>
+    public bool IsSimulated => SimulatedRoot is not null;
+}
+
+/// <summary>
+/// <c>GET /v1/attestation</c>: the gateway's current RA-TLS certificate (PEM), the quote and claims it carries, the
+/// image hash of the quote's measurements, whether the quote is simulated, and the node's mode. No API key: anyone
+/// may check what they are about to talk to. Clients verify it with <c>Cocoon.Client.GatewayAttestation</c>.
+/// </summary>
+internal static class AttestationEndpoint
+{
+    public static async Task HandleAsync(HttpContext context)
+    {
+        var source = context.RequestServices.GetService<GatewayAttestationSource>();
+        if (source is null)
+        {
+            await OpenAiErrors.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "not_attested",
+                "This gateway is not attested (Cocoon:Attestation:Provider=None): it has no quote to show.", type: "server_error");
+            return;
+        }
+
+        var certificate = await source.Rotator.GetCertificateAsync(context.RequestAborted);
+        var quote = ReadOctetString(certificate.Extensions[RaTlsOids.Quote]!.RawData);
+        var claimsBytes = ReadOctetString(certificate.Extensions[RaTlsOids.Claims]!.RawData);
+        var claims = RaTlsClaims.Parse(claimsBytes);
+        var imageHash = TdxQuote.TryParse(quote, out var parsed, out _) ? Convert.ToHexStringLower(ImageHash.Compute(parsed!.Body)) : null;
+
+        context.Response.ContentType = "application/json";
+        context.Response.Headers.CacheControl = "no-store";
+        await using var writer = new Utf8JsonWriter(context.Response.Body, JsonWriting.Options);
+        writer.WriteStartObject();
+        writer.WriteString("object", "cocoon.attestation");
+        writer.WriteString("mode", source.Mode);
+        writer.WriteBoolean("simulated", source.IsSimulated);
+        writer.WriteString("image_hash", imageHash);
+        writer.WriteString("quote", Convert.ToBase64String(quote));
+        writer.WriteStartObject("claims");
+        foreach (var (key, value) in claims.Values)
+        {
+            writer.WriteString(key, value);
+        }
+
+        writer.WriteEndObject();
+        writer.WriteString("claims_base64", Convert.ToBase64String(claimsBytes));
+        writer.WriteString("certificate", certificate.ExportCertificatePem());
+        writer.WriteString("not_after", new DateTimeOffset(certificate.NotAfter.ToUniversalTime()).ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+        if (source.SimulatedRoot is { } root)
+        {
+            writer.WriteString("simulated_root", root.ExportCertificatePem());
+        }
+
+        writer.WriteEndObject();
+        await writer.FlushAsync(context.RequestAborted);
+    }
+
+    private static byte[] ReadOctetString(byte[] der)
+    {
+        var reader = new AsnReader(der, AsnEncodingRules.DER);
+        return reader.ReadOctetString();
+    }
+}

@@ -1,0 +1,160 @@
+using Cocoon.Attestation.Providers;
+using Cocoon.Attestation.RaTls;
+using Cocoon.Gateway;
+using Cocoon.Node.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Cocoon.Node.Hosting;
+
+/// <summary>
+/// A proxy silo's attestation (DESIGN sections 2 and 7): a quote provider (<c>Cocoon:Attestation:Provider</c>), and an
+/// RA-TLS certificate rotator whose claims name the cluster, the silo, its role and the mode. The first certificate
+/// is made before Orleans starts, so a node that cannot produce a quote stops with one message naming the setting;
+/// afterwards a background loop renews it ahead of expiry so the TLS certificate selector never waits.
+/// </summary>
+public sealed partial class NodeAttestation : IHostedService, IDisposable
+{
+    /// <summary>The measurements' image name of devnet (simulated) quotes.</summary>
+    public const string SimulatedImage = "cocoon-devnet";
+
+    private const string ProviderSetting = "Cocoon:Attestation:Provider";
+    private static readonly TimeSpan CheckInterval = TimeSpan.FromMinutes(1);
+
+    private readonly IQuoteProvider _provider;
+    private readonly SimulatedAttestationAuthority? _authority;
+    private readonly CancellationTokenSource _stop = new();
+    private ILogger? _logger;
+    private Task? _loop;
+    private int _disposed;
+
+    private NodeAttestation(IQuoteProvider provider, SimulatedAttestationAuthority? authority, RaTlsCertificateRotator rotator, NodeSettings settings)
+    {
+        _provider = provider;
+        _authority = authority;
+        Rotator = rotator;
+        Source = new GatewayAttestationSource(rotator, settings.Mode.ToString(), authority?.RootCertificate);
+    }
+
+    /// <summary>The certificate rotator.</summary>
+    public RaTlsCertificateRotator Rotator { get; }
+
+    /// <summary>What the gateway serves at <c>/v1/attestation</c> and presents over TLS.</summary>
+    public GatewayAttestationSource Source { get; }
+
+    /// <summary>The claims of this silo's RA-TLS certificates.</summary>
+    public static RaTlsClaims ClaimsFor(NodeSettings settings) => new(new Dictionary<string, string>
+    {
+        ["cluster"] = settings.ClusterId,
+        ["mode"] = settings.Mode.ToString(),
+        ["role"] = settings.RoleNames,
+        ["service"] = settings.ServiceId,
+        ["silo"] = settings.SiloName,
+    });
+
+    /// <summary>
+    /// Creates the provider and the first certificate, or returns null for <see cref="AttestationProviderKind.None"/>.
+    /// </summary>
+    /// <exception cref="CocoonConfigurationException">The provider cannot produce a quote here (e.g. no TDX).</exception>
+    public static async Task<NodeAttestation?> CreateAsync(NodeSettings settings, CancellationToken cancellationToken = default)
+    {
+        SimulatedAttestationAuthority? authority = null;
+        IQuoteProvider provider;
+        switch (settings.AttestationProvider)
+        {
+            case AttestationProviderKind.None:
+                return null;
+            case AttestationProviderKind.Simulated:
+                authority = SimulatedAttestationAuthority.Create(DateTimeOffset.UtcNow);
+                provider = new SimulatedQuoteProvider(authority, SimulatedTdMeasurements.ForImage(SimulatedImage));
+                break;
+            default:
+                provider = new ConfigFsTsmQuoteProvider(settings.ConfigFsTsmPath);
+                break;
+        }
+
+        var rotator = new RaTlsCertificateRotator(new RaTlsCertificateFactory(provider), ClaimsFor(settings), TimeSpan.FromMinutes(15));
+        var attestation = new NodeAttestation(provider, authority, rotator, settings);
+        try
+        {
+            await rotator.GetCertificateAsync(cancellationToken).ConfigureAwait(false);
+            return attestation;
+        }
+        catch (QuoteProviderException e)
+        {
+            attestation.Dispose();
+            throw new CocoonConfigurationException(ProviderSetting,
+                $"'{settings.AttestationProvider}' could not produce a quote: {e.Message}. A gateway must not serve unattested: " +
+                "run it in a TDX guest, or use 'Simulated' in Devnet mode.", e);
+        }
+    }
+
+    /// <summary>Where renewal failures are logged.</summary>
+    internal ILogger? Logger
+    {
+        get => _logger;
+        set => _logger = value;
+    }
+
+    /// <summary>Starts the renewal loop.</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _loop ??= RenewLoopAsync(_stop.Token);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            try
+            {
+                await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopping.
+            }
+        }
+    }
+
+    private async Task RenewLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(CheckInterval);
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        {
+            try
+            {
+                await Rotator.GetCertificateAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (QuoteProviderException e)
+            {
+                if (_logger is not null)
+                {
+                    LogRenewalFailed(_logger, e.Message);
+                }
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not renew the RA-TLS certificate ({Error}); retrying in a minute")]
+    private static partial void LogRenewalFailed(ILogger logger, string error);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        // The container may dispose it twice (as a singleton and as a hosted service): only the first counts.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        _stop.Cancel();
+        _stop.Dispose();
+        Rotator.Dispose();
+        (_provider as IDisposable)?.Dispose();
+        _authority?.Dispose();
+    }
+}
