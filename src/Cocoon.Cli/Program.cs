@@ -8,6 +8,18 @@ var root = new RootCommand("cocoon: operate a Cocoon confidential inference netw
     TonCommands.Create(),
 };
 
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0 && parsed.Action is not System.CommandLine.Help.HelpAction)
+{
+    // Scripts read one line per problem on stderr and exit code 2; the help text is one --help away.
+    foreach (var error in parsed.Errors)
+    {
+        await Console.Error.WriteLineAsync($"cocoon: {error.Message}");
+    }
+
+    return 2;
+}
+
 // Process termination (Ctrl-C, SIGTERM) is left to the commands: the devnet's host stops the silo and then the
 // database, which takes longer than System.CommandLine's default grace period.
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

@@ -120,6 +120,17 @@ public sealed class DevnetTests : IDisposable
     }
 
     [Fact]
+    public async Task A_malformed_command_line_is_one_line_on_stderr_and_exit_code_2()
+    {
+        await using var cli = NodeProcess.Start("cocoon", ["devnet", "--port", "not-a-port"]);
+
+        Assert.Equal(2, await cli.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+
+        Assert.Equal("cocoon: Cannot parse argument 'not-a-port' for option '--port' as expected type 'System.Int32'.", cli.StandardError.Trim());
+        Assert.Equal("", cli.StandardOutput.Trim());
+    }
+
+    [Fact]
     public async Task A_second_devnet_on_the_same_folder_is_refused()
     {
         var environment = new Dictionary<string, string?> { [PostgresBinaries.BinDirectoryVariable] = "/nonexistent" };
