@@ -12,8 +12,10 @@ namespace Cocoon.Cli.Commands;
 
 /// <summary>
 /// <c>cocoon attest inspect QUOTE_FILE [--json]</c> and
-/// <c>cocoon attest verify QUOTE_FILE [--collateral FILE] [--at ISO-8601] [--min-tcb STATUS] [--json]</c>.
-/// Exit codes: 0 success, 1 the quote does not parse or verify (or its TCB status is not acceptable), 2 usage error.
+/// <c>cocoon attest verify QUOTE_FILE [--collateral FILE] [--at ISO-8601] [--min-tcb STATUS] [--json]</c> and
+/// <c>cocoon attest fetch GATEWAY_URL [--devnet] [--json]</c>.
+/// Exit codes: 0 success, 1 the quote does not parse or verify (or its TCB status is not acceptable, or the gateway's
+/// attestation does not check out), 2 usage error.
 /// </summary>
 public static class AttestCommands
 {
@@ -22,6 +24,65 @@ public static class AttestCommands
         var command = new Command("attest", "Inspect and verify Intel TDX DCAP quotes (v4/v5).");
         command.Subcommands.Add(CreateInspect());
         command.Subcommands.Add(CreateVerify());
+        command.Subcommands.Add(CreateFetch());
+        return command;
+    }
+
+    private static Command CreateFetch()
+    {
+        var url = new Argument<string>("GATEWAY_URL") { Description = "The gateway's base URL, e.g. https://gateway.example:8443." };
+        var devnet = new Option<bool>("--devnet") { Description = "Accept simulated quotes (a devnet you run yourself; they prove nothing)." };
+        var json = new Option<bool>("--json") { Description = "Print the verdict as JSON." };
+        var command = new Command("fetch", "Fetch a gateway's /v1/attestation and check it: RA-TLS certificate, REPORTDATA binding, quote, and over https the TLS certificate. Exit 0 only if it verifies.");
+        command.Arguments.Add(url);
+        command.Options.Add(devnet);
+        command.Options.Add(json);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var text = parse.GetValue(url)!;
+            if (!Uri.TryCreate(text, UriKind.Absolute, out var gateway) || (gateway.Scheme != Uri.UriSchemeHttp && gateway.Scheme != Uri.UriSchemeHttps))
+            {
+                Console.Error.WriteLine($"cocoon attest fetch: '{text}' is not an http(s) URL.");
+                return 2;
+            }
+
+            var result = await Cocoon.Client.GatewayAttestation.FetchAsync(
+                gateway, new Cocoon.Client.GatewayAttestationOptions { Devnet = parse.GetValue(devnet) }, cancellationToken);
+            if (parse.GetValue(json))
+            {
+                var fields = new List<(string, object?)>
+                {
+                    ("valid", result.IsValid),
+                    ("step", result.FailedStep?.ToString()),
+                    ("verificationStep", result.VerificationStep?.ToString()),
+                    ("message", result.Message),
+                    ("mode", result.Document?.Mode),
+                    ("simulated", result.IsValid ? result.IsSimulated : result.Document?.Simulated),
+                    ("imageHash", result.ImageHash),
+                    ("tlsCertificateAttested", result.PresentedCertificateMatches),
+                };
+                foreach (var (key, value) in result.Claims?.Values ?? new Dictionary<string, string>())
+                {
+                    fields.Add(("claims." + key, value));
+                }
+
+                WriteJson(fields);
+            }
+            else if (result.IsValid)
+            {
+                Console.WriteLine($"OK: {result.Message}");
+                foreach (var (key, value) in result.Claims!.Values)
+                {
+                    Console.WriteLine($"  {key,-10} {value}");
+                }
+            }
+            else
+            {
+                Console.Error.WriteLine($"FAILED at {result.FailedStep}{(result.VerificationStep is { } step ? "/" + step : "")}: {result.Message}");
+            }
+
+            return result.IsValid ? 0 : 1;
+        });
         return command;
     }
 
