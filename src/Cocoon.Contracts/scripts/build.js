@@ -6,7 +6,7 @@ const path = require('node:path');
 const { runTolkCompiler } = require('@ton/tolk-js');
 
 const ROOT = path.resolve(__dirname, '..');
-const CONTRACTS = ['client'];
+const CONTRACTS = ['client', 'worker'];
 
 async function compileContract(name) {
     const result = await runTolkCompiler({

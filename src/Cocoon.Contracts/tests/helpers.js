@@ -12,10 +12,10 @@ const OP = {
     clientGrantRefundSigned: 0xefd711e1,
     clientWithdraw: 0xda068e78,
     clientRequestRefund: 0xfafa6cc1,
-    workerTopUp: 0x6f5a7e1d,
+    workerTopUp: 0xb5238a1f,
     workerPayoutSigned: 0xa040ad28,
     workerLastPayoutSigned: 0xf5f26a36,
-    workerWithdraw: 0x4b1c4f3e,
+    workerWithdraw: 0x201185ff,
 };
 
 const ERR = {
@@ -79,9 +79,21 @@ function reportGas(contract, operation, result, address) {
     console.log(`gas ${contract}.${operation}: ${gasOf(result, address)}`);
 }
 
+// Sum of the TON carried by the internal messages `from` sent to `to` in this result.
+function valueSent(result, from, to) {
+    let sum = 0n;
+    for (const t of result.transactions) {
+        const info = t.inMessage?.info;
+        if (info?.type === 'internal' && info.src.equals(from) && info.dest.equals(to)) {
+            sum += info.value.coins;
+        }
+    }
+    return sum;
+}
+
 async function getInt(blockchain, address, method, args = []) {
     const r = await blockchain.runGetMethod(address, method, args);
     return r.stackReader.readBigNumber();
 }
 
-module.exports = { OP, ERR, committedCode, keyPair, payloadCell, signedBody, deploy, txTo, gasOf, exitCodeOf, reportGas, getInt };
+module.exports = { OP, ERR, committedCode, keyPair, payloadCell, signedBody, deploy, txTo, gasOf, exitCodeOf, reportGas, getInt, valueSent };
