@@ -6,7 +6,7 @@ const path = require('node:path');
 const { runTolkCompiler } = require('@ton/tolk-js');
 
 const ROOT = path.resolve(__dirname, '..');
-const CONTRACTS = ['client', 'worker'];
+const CONTRACTS = ['root', 'client', 'worker'];
 
 async function compileContract(name) {
     const result = await runTolkCompiler({
