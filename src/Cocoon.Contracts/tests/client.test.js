@@ -3,7 +3,7 @@ const { test, beforeEach } = require('node:test');
 const assert = require('node:assert/strict');
 const { Blockchain } = require('@ton/sandbox');
 const { beginCell, toNano } = require('@ton/core');
-const { OP, ERR, committedCode, keyPair, signedBody, deploy, exitCodeOf, reportGas, getInt } = require('./helpers.js');
+const { OP, ERR, committedCode, keyPair, signedBody, deploy, exitCodeOf, reportGas, getInt, valueSent } = require('./helpers.js');
 
 const PRICE = 2n;          // nanoTON per adjusted token
 const DELAY = 300;         // client_delay_before_close, seconds
@@ -25,7 +25,7 @@ function topUpBody(qid = 1) {
 
 function charge(tokens, opts = {}) {
     return signedBody({ op: OP.clientChargeSigned, qid: opts.qid ?? 7, tokens, target: opts.target ?? client,
-        secretKey: opts.secretKey ?? proxyKey.secretKey, excesses: opts.excesses ?? proxy.address, ...opts.extra });
+        secretKey: opts.secretKey ?? proxyKey.secretKey, excesses: 'excesses' in opts ? opts.excesses : proxy.address, ...opts.extra });
 }
 
 async function send(from, body, value = toNano('0.1')) {
@@ -66,28 +66,31 @@ test('top-up at or below the fee is refused', async () => {
 });
 
 test('proxy-signed charge pays the proxy and only ever grows', async () => {
-    const before = (await chain.getContract(proxy.address)).balance;
-    const r = await send(stranger, charge(1_000_000_000n));
+    const r = await send(stranger, charge(1_000_000_000n, { excesses: stranger.address }));
     assert.equal(exitCodeOf(r, client), 0);
     reportGas('client', 'charge_signed', r, client);
     assert.equal(await getInt(chain, client, 'get_tokens_charged'), 1_000_000_000n);
     assert.equal(await getInt(chain, client, 'get_balance'), toNano('3') - TOP_UP_FEE - 2n * 1_000_000_000n);
-    const after = (await chain.getContract(proxy.address)).balance;
-    assert.ok(after - before >= 2n * 1_000_000_000n, `proxy got ${after - before}`);
+    assert.equal(valueSent(r, client, proxy.address), 2n * 1_000_000_000n);
+    const excess = valueSent(r, client, stranger.address);
+    assert.ok(excess > toNano('0.09') && excess < toNano('0.1'), `excesses ${excess}`);
 
     const replay = await send(stranger, charge(1_000_000_000n));
     assert.equal(exitCodeOf(replay, client), ERR.tokensNotIncreasing);
     const smaller = await send(stranger, charge(999n));
     assert.equal(exitCodeOf(smaller, client), ERR.tokensNotIncreasing);
 
-    const more = await send(proxy, charge(1_000_000_100n, { qid: 8 }));
+    const more = await send(proxy, charge(1_000_000_100n, { qid: 8, excesses: stranger.address }));
     assert.equal(exitCodeOf(more, client), 0);
+    assert.equal(valueSent(more, client, proxy.address), 200n);
     assert.equal(await getInt(chain, client, 'get_balance'), toNano('3') - TOP_UP_FEE - 2n * 1_000_000_100n);
 });
 
 test('a charge above the balance takes only the balance', async () => {
-    const r = await send(proxy, charge(10_000_000_000n));
+    const r = await send(stranger, charge(10_000_000_000n, { excesses: null }));
     assert.equal(exitCodeOf(r, client), 0);
+    assert.equal(valueSent(r, client, proxy.address), toNano('3') - TOP_UP_FEE);
+    assert.equal(valueSent(r, client, stranger.address), 0n); // addr_none excesses: nothing sent back
     assert.equal(await getInt(chain, client, 'get_balance'), 0n);
     assert.equal(await getInt(chain, client, 'get_stake'), 0n);
     assert.equal(await getInt(chain, client, 'get_tokens_charged'), 10_000_000_000n);
