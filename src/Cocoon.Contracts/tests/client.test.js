@@ -187,3 +187,15 @@ test('an unknown op or empty body is refused', async () => {
     assert.equal(exitCodeOf(await send(stranger, beginCell().endCell()), client), ERR.unknownOp);
     assert.equal(exitCodeOf(await send(stranger, beginCell().storeUint(0x12345678, 32).endCell()), client), ERR.unknownOp);
 });
+
+test('leftover bits in the signed payload or in the wrapper are refused', async () => {
+    const payload = beginCell().storeUint(OP.clientChargeSigned, 32).storeUint(7, 64).storeUint(5, 64).storeAddress(client).storeUint(1, 1).endCell();
+    const { sign } = require('@ton/crypto');
+    const body = beginCell().storeUint(OP.clientChargeSigned, 32).storeUint(7, 64).storeAddress(null)
+        .storeBuffer(sign(payload.hash(), proxyKey.secretKey)).storeRef(payload).endCell();
+    assert.equal(exitCodeOf(await send(proxy, body), client), ERR.malformed);
+    const good = charge(5n).beginParse();
+    const extra = beginCell().storeSlice(good).storeUint(0, 8).endCell();
+    assert.equal(exitCodeOf(await send(proxy, extra), client), 9);
+    assert.equal(await getInt(chain, client, 'get_tokens_charged'), 0n);
+});
