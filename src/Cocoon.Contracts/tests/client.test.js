@@ -199,3 +199,10 @@ test('leftover bits in the signed payload or in the wrapper are refused', async 
     assert.equal(exitCodeOf(await send(proxy, extra), client), 9);
     assert.equal(await getInt(chain, client, 'get_tokens_charged'), 0n);
 });
+
+test('an external excesses address is refused and nothing is charged', async () => {
+    const { ExternalAddress } = require('@ton/core');
+    const r = await send(proxy, charge(5n, { excesses: new ExternalAddress(5n, 8) }));
+    assert.equal(exitCodeOf(r, client), 9);
+    assert.equal(await getInt(chain, client, 'get_tokens_charged'), 0n);
+});
