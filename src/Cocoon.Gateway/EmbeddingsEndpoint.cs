@@ -89,9 +89,9 @@ internal static class EmbeddingsEndpoint
                     throw Invalid("'input' must not be an empty array.", "input", "empty_input");
                 }
 
-                if (count > InferenceServiceLimits.MaxInputs)
+                if (count > EmbeddingRequest.MaxInputs)
                 {
-                    throw Invalid($"'input' may hold at most {InferenceServiceLimits.MaxInputs} items; it has {count}.", "input", "too_many_inputs");
+                    throw Invalid($"'input' may hold at most {EmbeddingRequest.MaxInputs} items; it has {count}.", "input", "too_many_inputs");
                 }
 
                 var inputs = new List<string>(count);
@@ -178,10 +178,4 @@ internal static class EmbeddingsEndpoint
     }
 
     private static CocoonApiException Invalid(string message, string param, string code) => new(400, code, message, param);
-}
-
-/// <summary>Limits shared by the gateway and the grains.</summary>
-internal static class InferenceServiceLimits
-{
-    public const int MaxInputs = 2048;
 }

@@ -17,6 +17,9 @@ public interface IInferenceHostGrain : IGrainWithStringKey
 [GenerateSerializer, Immutable, Alias("cocoon.inference.EmbeddingRequest")]
 public sealed record EmbeddingRequest
 {
+    /// <summary>The most inputs one request may carry (OpenAI's limit for embeddings).</summary>
+    public const int MaxInputs = 2048;
+
     /// <summary>The model.</summary>
     [Id(0)] public required string Model { get; init; }
 

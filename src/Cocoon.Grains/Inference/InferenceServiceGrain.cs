@@ -23,9 +23,6 @@ public sealed partial class InferenceServiceGrain(
     [FromKeyedServices(CocoonGrainsExtensions.ClockKey)] TimeProvider time,
     ILogger<InferenceServiceGrain> logger) : Grain, IInferenceServiceGrain
 {
-    /// <summary>The most inputs one embeddings request may carry (OpenAI's limit).</summary>
-    public const int MaxInputs = 2048;
-
     private static readonly TimeSpan RouteStaleness = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan ReservationTime = TimeSpan.FromMinutes(5);
     private readonly Dictionary<string, ModelRoutes> _routes = new(StringComparer.Ordinal);
@@ -39,9 +36,9 @@ public sealed partial class InferenceServiceGrain(
             throw new CocoonApiException(400, "empty_input", "'input' must not be empty.", "input");
         }
 
-        if (request.Inputs.Count > MaxInputs)
+        if (request.Inputs.Count > EmbeddingRequest.MaxInputs)
         {
-            throw new CocoonApiException(400, "too_many_inputs", $"'input' may hold at most {MaxInputs} items; it has {request.Inputs.Count}.", "input");
+            throw new CocoonApiException(400, "too_many_inputs", $"'input' may hold at most {EmbeddingRequest.MaxInputs} items; it has {request.Inputs.Count}.", "input");
         }
 
         var routes = await GetRoutesAsync(request.Model);
