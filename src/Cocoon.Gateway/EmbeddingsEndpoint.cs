@@ -9,10 +9,10 @@ namespace Cocoon.Gateway;
 /// <summary><c>POST /v1/embeddings</c>, request and response as OpenAI defines them.</summary>
 internal static class EmbeddingsEndpoint
 {
-    private static readonly HashSet<string> Known = ["input", "model", "encoding_format", "dimensions", "user", "truncate"];
+    private static readonly HashSet<string> Known = ["input", "model", "encoding_format", "dimensions", "user", "truncate", "max_coefficient"];
 
     /// <summary>A validated request.</summary>
-    internal sealed record Parsed(string Model, IReadOnlyList<string> Inputs, bool Base64, bool Truncate);
+    internal sealed record Parsed(string Model, IReadOnlyList<string> Inputs, bool Base64, bool Truncate, long? MaxCoefficient);
 
     public static Parsed Parse(JsonElement root)
     {
@@ -67,12 +67,21 @@ internal static class EmbeddingsEndpoint
             };
         }
 
+        // COCOON's extra request field: the highest worker coefficient the caller will pay (1000 = 1.0x).
+        long? maxCoefficient = null;
+        if (root.TryGetProperty("max_coefficient", out var mc) && mc.ValueKind != JsonValueKind.Null)
+        {
+            maxCoefficient = mc.ValueKind == JsonValueKind.Number && mc.TryGetInt64(out var value) && value >= 1
+                ? value
+                : throw Invalid("'max_coefficient' must be an integer of at least 1 (1000 = 1.0x).", "max_coefficient", "invalid_value");
+        }
+
         if (!root.TryGetProperty("input", out var input))
         {
             throw Invalid("You must provide an input parameter.", "input", "missing_required_parameter");
         }
 
-        return new Parsed(modelName, ParseInputs(input), base64, truncate);
+        return new Parsed(modelName, ParseInputs(input), base64, truncate, maxCoefficient);
     }
 
     private static List<string> ParseInputs(JsonElement input)
@@ -172,6 +181,7 @@ internal static class EmbeddingsEndpoint
         writer.WriteString("worker", response.Result.WorkerId);
         writer.WriteNumber("cost_nanoton", response.CostNanoTon);
         writer.WriteNumber("available_nanoton", response.AvailableNanoTon);
+        writer.WriteNumber("attempts", response.Attempts);
         writer.WriteEndObject();
         writer.WriteEndObject();
         await writer.FlushAsync(context.RequestAborted);

@@ -50,6 +50,17 @@ public static class GatewayEndpoints
                 writer.WriteStartObject("cocoon");
                 writer.WriteString("kind", model.Kind);
                 writer.WriteNumber("workers", model.LiveWorkers);
+                writer.WriteStartArray("worker_loads");
+                foreach (var worker in model.Workers)
+                {
+                    writer.WriteStartObject();
+                    writer.WriteNumber("coefficient", worker.Coefficient);
+                    writer.WriteNumber("running", worker.Running);
+                    writer.WriteNumber("capacity", worker.Capacity);
+                    writer.WriteEndObject();
+                }
+
+                writer.WriteEndArray();
                 writer.WriteNumber("context_length", model.ContextLength);
                 if (model.Dimensions > 0)
                 {
@@ -73,7 +84,7 @@ public static class GatewayEndpoints
             var request = EmbeddingsEndpoint.Parse(body.RootElement);
             var response = await grains.GetGrain<IInferenceServiceGrain>(0).EmbedAsync(
                 apiKey,
-                new EmbeddingRequest { Model = request.Model, Inputs = request.Inputs, Truncate = request.Truncate },
+                new EmbeddingRequest { Model = request.Model, Inputs = request.Inputs, Truncate = request.Truncate, MaxCoefficient = request.MaxCoefficient },
                 context.RequestAborted);
             await EmbeddingsEndpoint.WriteAsync(context, request, response);
         }));

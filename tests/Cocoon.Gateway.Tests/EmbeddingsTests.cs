@@ -129,6 +129,8 @@ public sealed class EmbeddingsTests(GatewayCluster cluster)
         { "model missing", """{"input":"x"}""", 400, "missing_required_parameter", "model" },
         { "input missing", """{"model":"all-minilm-l6-v2"}""", 400, "missing_required_parameter", "input" },
         { "dimensions", """{"model":"all-minilm-l6-v2","input":"x","dimensions":128}""", 400, "unsupported_parameter", "dimensions" },
+        { "max_coefficient not a number", """{"model":"all-minilm-l6-v2","input":"x","max_coefficient":"high"}""", 400, "invalid_value", "max_coefficient" },
+        { "max_coefficient zero", """{"model":"all-minilm-l6-v2","input":"x","max_coefficient":0}""", 400, "invalid_value", "max_coefficient" },
         { "bad encoding", """{"model":"all-minilm-l6-v2","input":"x","encoding_format":"int8"}""", 400, "invalid_value", "encoding_format" },
         { "unknown field", """{"model":"all-minilm-l6-v2","input":"x","temperature":1}""", 400, "unknown_parameter", "temperature" },
         { "not json", "{model:", 400, "invalid_json", null },
@@ -232,6 +234,21 @@ public sealed class EmbeddingsTests(GatewayCluster cluster)
     }
 
     [Fact]
+    public async Task Max_coefficient_below_every_worker_is_503_and_at_their_coefficient_is_served()
+    {
+        var (apiKey, account) = await cluster.CreateFundedKeyAsync();
+        using var http = Http(apiKey);
+
+        using var capped = await http.PostAsync("v1/embeddings", Json("""{"model":"all-minilm-l6-v2","input":"x","max_coefficient":999}"""), Token);
+        await AssertErrorAsync(capped, HttpStatusCode.ServiceUnavailable, "no_worker_available", "max_coefficient");
+        Assert.Equal(0, (await account.GetBalanceAsync()).Charged);
+
+        using var served = await PostAsync(http, """{"model":"all-minilm-l6-v2","input":"x","max_coefficient":1000}""");
+        Assert.Equal(1, served.RootElement.GetProperty("cocoon").GetProperty("attempts").GetInt32());
+        Assert.Equal(cluster.TokenCount("x") * GatewayCluster.PricePerToken, (await account.GetBalanceAsync()).Charged);
+    }
+
+    [Fact]
     public async Task Models_lists_the_deployment_with_its_live_workers()
     {
         var (apiKey, _) = await cluster.CreateFundedKeyAsync();
@@ -244,6 +261,13 @@ public sealed class EmbeddingsTests(GatewayCluster cluster)
         using var raw = JsonDocument.Parse(await http.GetStringAsync("v1/models", Token));
         var listed = raw.RootElement.GetProperty("data").EnumerateArray().Single(m => m.GetProperty("id").GetString() == GatewayCluster.Model);
         Assert.Equal(2, listed.GetProperty("cocoon").GetProperty("workers").GetInt32());
+        var loads = listed.GetProperty("cocoon").GetProperty("worker_loads").EnumerateArray().ToList();
+        Assert.Equal(2, loads.Count);
+        Assert.All(loads, l =>
+        {
+            Assert.Equal(1000, l.GetProperty("coefficient").GetInt64());
+            Assert.Equal(2, l.GetProperty("capacity").GetInt32());
+        });
     }
 
     [Fact]

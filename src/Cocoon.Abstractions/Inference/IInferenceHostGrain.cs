@@ -28,6 +28,12 @@ public sealed record EmbeddingRequest
 
     /// <summary>Cut inputs that are too long instead of refusing them (only when the caller asked).</summary>
     [Id(2)] public bool Truncate { get; init; }
+
+    /// <summary>
+    /// The highest worker coefficient the caller accepts (1000 = 1.0x, DESIGN section 5); null for any. Routing
+    /// only considers workers within it, and the reservation is made at the highest coefficient it may pay.
+    /// </summary>
+    [Id(3)] public long? MaxCoefficient { get; init; }
 }
 
 /// <summary>Vectors and usage.</summary>

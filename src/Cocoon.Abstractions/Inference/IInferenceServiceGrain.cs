@@ -37,6 +37,9 @@ public sealed record PaidEmbeddingResponse
 
     /// <summary>The account's available balance afterwards, in nanoTON.</summary>
     [Id(4)] public required long AvailableNanoTon { get; init; }
+
+    /// <summary>Workers tried: 2 when the first failed before answering and the request was retried on another.</summary>
+    [Id(5)] public int Attempts { get; init; } = 1;
 }
 
 /// <summary>A model as <c>GET /v1/models</c> lists it.</summary>
@@ -47,4 +50,15 @@ public sealed record ModelSummary(
     [property: Id(2)] DateTimeOffset CreatedAt,
     [property: Id(3)] int LiveWorkers,
     [property: Id(4)] int ContextLength,
-    [property: Id(5)] int Dimensions);
+    [property: Id(5)] int Dimensions)
+{
+    /// <summary>Each live worker's coefficient and load, as COCOON's client lists them to choose a price cap.</summary>
+    [Id(6)] public IReadOnlyList<WorkerLoad> Workers { get; init; } = [];
+}
+
+/// <summary>A live worker's price coefficient and load as routing on the answering silo sees it.</summary>
+[GenerateSerializer, Immutable, Alias("cocoon.inference.WorkerLoad")]
+public sealed record WorkerLoad(
+    [property: Id(0)] long Coefficient,
+    [property: Id(1)] int Running,
+    [property: Id(2)] int Capacity);

@@ -43,11 +43,14 @@ public sealed partial class InferenceServiceGrain(
 
         var routes = await GetRoutesAsync(request.Model);
         var deployment = RequireServable(request.Model, routes, ModelKind.Embedding);
-        var worker = PickWorker(routes) ?? throw NoWorker(request.Model);
+        var cap = request.MaxCoefficient ?? long.MaxValue;
+        var eligible = routes.Workers.Where(w => w.Registration.Coefficient <= cap).ToList();
+        var worker = PickWorker(eligible, exclude: null) ?? throw NoWorker(request.Model, routes.Workers.Count > 0 && request.MaxCoefficient is not null);
 
-        // Worst case: every input at the model's full context; the exact cost is settled after the run.
-        var coefficient = worker.Registration.Coefficient;
-        var worstCase = Pricing.Cost(new TokenUsage { PromptTokens = checked((long)request.Inputs.Count * deployment.ContextLength) }, coefficient, prices);
+        // Worst case: every input at the model's full context, at the highest coefficient a retry could land on; the
+        // exact cost is settled after the run.
+        var reserveCoefficient = eligible.Max(w => w.Registration.Coefficient);
+        var worstCase = Pricing.Cost(new TokenUsage { PromptTokens = checked((long)request.Inputs.Count * deployment.ContextLength) }, reserveCoefficient, prices);
         var requestId = "req_" + Guid.NewGuid().ToString("N");
         var escrow = GrainFactory.GetGrain<IEscrowAccountGrain>(account.AccountId);
         try
@@ -60,39 +63,35 @@ public sealed partial class InferenceServiceGrain(
         }
 
         EmbeddingResponse result;
-        try
+        var attempts = 0;
+        while (true)
         {
-            using (load.Start(worker.WorkerId))
+            attempts++;
+            try
             {
-                RequestContext.Set(WorkerSiloPlacement.SiloKey, worker.Registration.SiloAddress);
-                try
-                {
-                    result = await GrainFactory.GetGrain<IInferenceHostGrain>(worker.WorkerId).EmbedAsync(request, cancellationToken);
-                }
-                finally
-                {
-                    RequestContext.Remove(WorkerSiloPlacement.SiloKey);
-                }
+                result = await RunOnAsync(worker, request, cancellationToken);
+                break;
             }
-        }
-        catch (Exception e)
-        {
-            await escrow.ReleaseAsync(requestId);
-            _routes.Remove(request.Model);
-            if (e is not (CocoonApiException or OperationCanceledException))
+            catch (Exception e)
             {
-                // The type and the worker only: an exception's message could quote the request.
-                LogWorkerFailure(worker.WorkerId, e.GetType().FullName ?? e.GetType().Name);
-            }
+                var failure = Classify(e, worker);
+                if (failure.WorkerFault)
+                {
+                    load.RecordFailure(worker.WorkerId);
+                    _routes.Remove(request.Model);
+                }
 
-            throw e switch
-            {
-                CocoonApiException => e,
-                OperationCanceledException => e,
-                SiloUnavailableException or OrleansMessageRejectionException or TimeoutException =>
-                    new CocoonApiException(503, "worker_unavailable", $"Worker {worker.WorkerId} is unavailable; retry."),
-                _ => new CocoonApiException(500, "inference_failed", $"The request failed on worker {worker.WorkerId}."),
-            };
+                // DESIGN section 4: a worker failure before any answer is retried once on another worker.
+                var next = failure.WorkerFault && attempts == 1 ? PickWorker(eligible, exclude: worker.WorkerId) : null;
+                if (next is not null)
+                {
+                    worker = next;
+                    continue;
+                }
+
+                await escrow.ReleaseAsync(requestId);
+                throw failure.Error;
+            }
         }
 
         long tokens = 0;
@@ -101,7 +100,7 @@ public sealed partial class InferenceServiceGrain(
             tokens += count;
         }
 
-        var cost = Pricing.Cost(new TokenUsage { PromptTokens = tokens }, coefficient, prices);
+        var cost = Pricing.Cost(new TokenUsage { PromptTokens = tokens }, worker.Registration.Coefficient, prices);
         Settlement settlement;
         try
         {
@@ -121,6 +120,7 @@ public sealed partial class InferenceServiceGrain(
             PromptTokens = tokens,
             CostNanoTon = settlement.ChargedNanoTon,
             AvailableNanoTon = settlement.Balance.Available,
+            Attempts = attempts,
         };
     }
 
@@ -135,7 +135,10 @@ public sealed partial class InferenceServiceGrain(
             var routes = await GetRoutesAsync(name);
             if (routes.Deployment is { Enabled: true } d)
             {
-                models.Add(new ModelSummary(d.Name, d.Kind, d.CreatedAt, routes.Workers.Count, d.ContextLength, d.Dimensions));
+                models.Add(new ModelSummary(d.Name, d.Kind, d.CreatedAt, routes.Workers.Count, d.ContextLength, d.Dimensions)
+                {
+                    Workers = [.. routes.Workers.Select(w => new WorkerLoad(w.Registration.Coefficient, load.Running(w.WorkerId), w.Registration.Capacity))],
+                });
             }
         }
 
@@ -180,33 +183,74 @@ public sealed partial class InferenceServiceGrain(
         return deployment;
     }
 
-    // Lowest running relative to capacity, among leases still live by this silo's clock; ties broken at random.
-    private WorkerLease? PickWorker(ModelRoutes routes)
+    // Lowest running relative to capacity among leases still live by this silo's clock, workers that failed in the
+    // last half minute after all others; ties broken at random so equal workers share the traffic.
+    private WorkerLease? PickWorker(IReadOnlyList<WorkerLease> workers, string? exclude)
     {
         var now = time.GetUtcNow();
         WorkerLease? best = null;
-        var bestLoad = double.MaxValue;
-        foreach (var lease in routes.Workers)
+        var bestScore = double.MaxValue;
+        foreach (var lease in workers)
         {
-            if (lease.ExpiresAt <= now)
+            if (lease.ExpiresAt <= now || lease.WorkerId == exclude)
             {
                 continue;
             }
 
-            var score = (double)load.Running(lease.WorkerId) / lease.Registration.Capacity + Random.Shared.NextDouble() * 1e-6;
-            if (score < bestLoad)
+            var score = (double)load.Running(lease.WorkerId) / lease.Registration.Capacity
+                        + (load.FailedRecently(lease.WorkerId) ? 1_000 : 0)
+                        + (Random.Shared.NextDouble() * 1e-6);
+            if (score < bestScore)
             {
                 best = lease;
-                bestLoad = score;
+                bestScore = score;
             }
         }
 
         return best;
     }
 
+    private async Task<EmbeddingResponse> RunOnAsync(WorkerLease worker, EmbeddingRequest request, CancellationToken cancellationToken)
+    {
+        using (load.Start(worker.WorkerId))
+        {
+            RequestContext.Set(WorkerSiloPlacement.SiloKey, worker.Registration.SiloAddress);
+            try
+            {
+                return await GrainFactory.GetGrain<IInferenceHostGrain>(worker.WorkerId).EmbedAsync(request, cancellationToken);
+            }
+            finally
+            {
+                RequestContext.Remove(WorkerSiloPlacement.SiloKey);
+            }
+        }
+    }
+
+    // Whether a failure is the worker's (gone, refusing, overloaded: worth another worker) or the request's own.
+    private (bool WorkerFault, Exception Error) Classify(Exception e, WorkerLease worker)
+    {
+        switch (e)
+        {
+            case OperationCanceledException:
+                return (false, e);
+            case CocoonApiException { Status: 503 }:
+                return (true, e);
+            case CocoonApiException:
+                return (false, e);
+            case SiloUnavailableException or OrleansMessageRejectionException or TimeoutException:
+                return (true, new CocoonApiException(503, "worker_unavailable", $"Worker {worker.WorkerId} is unavailable; retry."));
+            default:
+                // The type and the worker only: an exception's message could quote the request.
+                LogWorkerFailure(worker.WorkerId, e.GetType().FullName ?? e.GetType().Name);
+                return (true, new CocoonApiException(500, "inference_failed", $"The request failed on worker {worker.WorkerId}."));
+        }
+    }
+
+    private static CocoonApiException NoWorker(string model, bool capped) => capped
+        ? new(503, "no_worker_available", $"No worker serving '{model}' is within the requested max_coefficient right now; raise it or retry.", "max_coefficient")
+        : new(503, "no_worker_available", $"No worker is serving '{model}' right now; retry shortly.", "model");
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Request failed on worker {WorkerId} with {ExceptionType}; its reservation was released")]
     private partial void LogWorkerFailure(string workerId, string exceptionType);
 
-    private static CocoonApiException NoWorker(string model) =>
-        new(503, "no_worker_available", $"No worker is serving '{model}' right now; retry shortly.", "model");
 }

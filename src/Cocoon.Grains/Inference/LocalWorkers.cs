@@ -38,6 +38,17 @@ public sealed class LocalWorkers
 public sealed class RouteLoad
 {
     private readonly ConcurrentDictionary<string, int> _running = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _lastFailure = new(StringComparer.Ordinal);
+
+    /// <summary>How long a failure keeps pushing a worker down the routing order.</summary>
+    public static readonly TimeSpan FailureMemory = TimeSpan.FromSeconds(30);
+
+    /// <summary>Notes that a request to <paramref name="workerId"/> failed on the worker's side.</summary>
+    public void RecordFailure(string workerId) => _lastFailure[workerId] = Environment.TickCount64;
+
+    /// <summary>Whether <paramref name="workerId"/> failed within <see cref="FailureMemory"/>.</summary>
+    public bool FailedRecently(string workerId) =>
+        _lastFailure.TryGetValue(workerId, out var at) && Environment.TickCount64 - at < (long)FailureMemory.TotalMilliseconds;
 
     /// <summary>Requests running on <paramref name="workerId"/> from this silo.</summary>
     public int Running(string workerId) => _running.GetValueOrDefault(workerId);
