@@ -5,6 +5,7 @@ using Cocoon.Node.Configuration;
 using Cocoon.Node.Hosting;
 using Cocoon.Node.Storage;
 using Cocoon.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace Cocoon.Node.Tests;
@@ -209,5 +210,126 @@ public sealed class ConfigurationTests(PostgresFixture postgres)
         var e = await StartFailsAsync(config);
 
         Assert.Equal("Cocoon:Attestation:Provider", e.Setting);
+    }
+
+    [Fact]
+    public void Silo_tls_defaults_on_with_attestation_and_off_without()
+    {
+        var devnet = new CocoonOptions { Mode = NodeMode.Devnet, Roles = "worker", Storage = { Provider = StorageProvider.Memory } };
+        var production = new CocoonOptions { Mode = NodeMode.Production, Roles = "proxy", Storage = { ConnectionString = "Host=db" } };
+        var none = new CocoonOptions
+        {
+            Mode = NodeMode.Production,
+            Roles = "proxy",
+            Storage = { ConnectionString = "Host=db" },
+            Attestation = { Provider = AttestationProviderKind.None },
+        };
+
+        Assert.True(NodeSettings.From(devnet).SiloTls);
+        Assert.True(NodeSettings.From(production).SiloTls);
+        Assert.False(NodeSettings.From(none).SiloTls);
+    }
+
+    [Fact]
+    public void Production_refuses_silo_tls_off_while_attestation_is_on()
+    {
+        var options = new CocoonOptions
+        {
+            Mode = NodeMode.Production,
+            Roles = "worker",
+            Storage = { ConnectionString = "Host=db" },
+            Attestation = { SiloTls = false },
+        };
+
+        var e = Assert.Throws<CocoonConfigurationException>(() => NodeSettings.From(options));
+
+        Assert.Equal("Cocoon:Attestation:SiloTls", e.Setting);
+    }
+
+    [Fact]
+    public void Silo_tls_without_attestation_is_refused()
+    {
+        var options = new CocoonOptions
+        {
+            Mode = NodeMode.Devnet,
+            Roles = "proxy",
+            Storage = { Provider = StorageProvider.Memory },
+            Attestation = { Provider = AttestationProviderKind.None, SiloTls = true },
+        };
+
+        var e = Assert.Throws<CocoonConfigurationException>(() => NodeSettings.From(options));
+
+        Assert.Equal("Cocoon:Attestation:SiloTls", e.Setting);
+    }
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789")]
+    [InlineData("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff,zz")]
+    public void A_malformed_allowed_image_hash_names_its_setting(string value)
+    {
+        var options = new CocoonOptions
+        {
+            Mode = NodeMode.Devnet,
+            Roles = "proxy",
+            Storage = { Provider = StorageProvider.Memory },
+            Attestation = { AllowedImageHashes = value },
+        };
+
+        var e = Assert.Throws<CocoonConfigurationException>(() => NodeSettings.From(options));
+
+        Assert.Equal("Cocoon:Attestation:AllowedImageHashes", e.Setting);
+    }
+
+    [Fact]
+    public void Allowed_image_hashes_are_parsed_and_production_needs_them_with_silo_tls()
+    {
+        const string hash = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        var production = new CocoonOptions { Mode = NodeMode.Production, Roles = "proxy", Storage = { ConnectionString = "Host=db" } };
+
+        var e = Assert.Throws<CocoonConfigurationException>(() => NodeSettings.From(production).RequireAllowedImageHashes());
+        production.Attestation.AllowedImageHashes = " " + hash + " ,";
+        var settings = NodeSettings.From(production);
+        settings.RequireAllowedImageHashes();
+
+        Assert.Equal("Cocoon:Attestation:AllowedImageHashes", e.Setting);
+        Assert.Equal([hash], settings.AllowedImageHashes);
+    }
+
+    [Theory]
+    [InlineData("Cocoon:Attestation:SimulatedImage")]
+    [InlineData("Cocoon:Attestation:SimulatedAuthorityFile")]
+    public async Task Production_refuses_devnet_attestation_settings(string setting)
+    {
+        var config = Valid("Host=127.0.0.1;Database=x");
+        config["Cocoon:Attestation:Provider"] = "None";
+        config[setting] = "x";
+
+        var e = await StartFailsAsync(config);
+
+        Assert.Equal(setting, e.Setting);
+    }
+
+    [Fact]
+    public async Task A_devnet_worker_gets_an_ra_tls_certificate_for_silo_tls()
+    {
+        var config = Valid(null);
+        config["Cocoon:Mode"] = "Devnet";
+        config["Cocoon:Roles"] = "worker";
+        config["Cocoon:Storage:Provider"] = "Memory";
+        config["Cocoon:Attestation:SimulatedAuthorityFile"] = Path.Combine(Path.GetTempPath(), $"cocoon-cfg-authority-{Guid.NewGuid():N}.pem");
+        try
+        {
+            using var host = await CocoonNode.BuildAsync([], new CocoonNodeOptions { Overrides = config }, TestContext.Current.CancellationToken);
+            var attestation = host.Services.GetRequiredService<NodeAttestation>();
+
+            Assert.NotNull(attestation.Rotator.Current);
+            Assert.Equal(64, attestation.ImageHash.Length);
+            Assert.True(File.Exists(config["Cocoon:Attestation:SimulatedAuthorityFile"]));
+        }
+        finally
+        {
+            File.Delete(config["Cocoon:Attestation:SimulatedAuthorityFile"]!);
+        }
     }
 }

@@ -101,6 +101,28 @@ public sealed class AttestationOptions
 
     /// <summary>The configfs-tsm report directory.</summary>
     public string ConfigFsTsmPath { get; set; } = "/sys/kernel/config/tsm/report";
+
+    /// <summary>
+    /// Mutual RA-TLS between silos and TLS to clients. Default: on whenever attestation is (Provider is not None);
+    /// Production refuses it off while attestation is on.
+    /// </summary>
+    public bool? SiloTls { get; set; }
+
+    /// <summary>
+    /// Comma-separated image hashes (64 lower-case hex characters each) a peer silo must attest to. Empty: in Devnet the
+    /// node's own image hash only; in Production refused while <see cref="SiloTls"/> is on.
+    /// </summary>
+    public string AllowedImageHashes { get; set; } = "";
+
+    /// <summary>Devnet only: the image name the simulated measurements derive from (default <c>cocoon-devnet</c>).</summary>
+    public string? SimulatedImage { get; set; }
+
+    /// <summary>
+    /// Devnet only: the file holding the simulated attestation authority (its dev root certificate and key), created
+    /// when missing, so the devnet nodes of one machine trust each other's simulated quotes. Default: a file per
+    /// cluster id in the temporary folder.
+    /// </summary>
+    public string? SimulatedAuthorityFile { get; set; }
 }
 
 /// <summary>Price parameters in nanoTON per adjusted token and multipliers (10000 = 1.0x).</summary>

@@ -31,6 +31,18 @@ public sealed record NodeSettings
     /// <summary>The configfs-tsm report directory (<c>Cocoon:Attestation:ConfigFsTsmPath</c>).</summary>
     public string ConfigFsTsmPath { get; init; } = "/sys/kernel/config/tsm/report";
 
+    /// <summary>Mutual RA-TLS between silos and TLS to clients (<c>Cocoon:Attestation:SiloTls</c>).</summary>
+    public bool SiloTls { get; init; }
+
+    /// <summary>Image hashes peers must attest to (<c>Cocoon:Attestation:AllowedImageHashes</c>); empty: own hash (Devnet).</summary>
+    public IReadOnlyList<string> AllowedImageHashes { get; init; } = [];
+
+    /// <summary>The simulated measurements' image name (<c>Cocoon:Attestation:SimulatedImage</c>).</summary>
+    public string SimulatedImage { get; init; } = Hosting.NodeAttestation.SimulatedImage;
+
+    /// <summary>The shared simulated authority file (<c>Cocoon:Attestation:SimulatedAuthorityFile</c>).</summary>
+    public string? SimulatedAuthorityFile { get; init; }
+
     /// <summary>The models this silo's worker serves.</summary>
     public IReadOnlyList<string> WorkerModels => Worker.Models.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
@@ -153,6 +165,33 @@ public sealed record NodeSettings
             throw new CocoonConfigurationException("Cocoon:Attestation:ConfigFsTsmPath", "not set: give the configfs-tsm report directory (/sys/kernel/config/tsm/report).");
         }
 
+        var siloTls = options.Attestation.SiloTls ?? attestation != AttestationProviderKind.None;
+        if (siloTls && attestation == AttestationProviderKind.None)
+        {
+            throw new CocoonConfigurationException("Cocoon:Attestation:SiloTls",
+                "needs an RA-TLS certificate, and Cocoon:Attestation:Provider is 'None'; set an attestation provider or turn SiloTls off.");
+        }
+
+        if (!siloTls && attestation != AttestationProviderKind.None && options.Mode == NodeMode.Production)
+        {
+            throw new CocoonConfigurationException("Cocoon:Attestation:SiloTls",
+                "is off while attestation is on: Production silos must admit only attested peers; remove the setting or set it to true.");
+        }
+
+        // An empty list in Production is refused by CocoonNode.BuildAsync after the first quote (RequireAllowedImageHashes),
+        // so a node without TDX hears about that first.
+        var allowedImageHashes = ParseImageHashes(options.Attestation.AllowedImageHashes);
+
+        if (options.Mode == NodeMode.Production && !string.IsNullOrEmpty(options.Attestation.SimulatedImage))
+        {
+            throw new CocoonConfigurationException("Cocoon:Attestation:SimulatedImage", "simulated measurements are a devnet shortcut refused in Production mode.");
+        }
+
+        if (options.Mode == NodeMode.Production && !string.IsNullOrEmpty(options.Attestation.SimulatedAuthorityFile))
+        {
+            throw new CocoonConfigurationException("Cocoon:Attestation:SimulatedAuthorityFile", "a simulated authority is a devnet shortcut refused in Production mode.");
+        }
+
         var p = options.Pricing;
         if (p.PricePerToken < 0 || p.WorkerFeePerToken < 0 || p.WorkerFeePerToken > p.PricePerToken)
         {
@@ -222,7 +261,41 @@ public sealed record NodeSettings
             Devnet = options.Devnet,
             AttestationProvider = attestation,
             ConfigFsTsmPath = options.Attestation.ConfigFsTsmPath,
+            SiloTls = siloTls,
+            AllowedImageHashes = allowedImageHashes,
+            SimulatedImage = string.IsNullOrWhiteSpace(options.Attestation.SimulatedImage) ? Hosting.NodeAttestation.SimulatedImage : options.Attestation.SimulatedImage,
+            SimulatedAuthorityFile = string.IsNullOrWhiteSpace(options.Attestation.SimulatedAuthorityFile)
+                ? Path.Combine(Path.GetTempPath(), $"cocoon-devnet-authority-{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(options.ClusterId)))[..16]}.pem")
+                : options.Attestation.SimulatedAuthorityFile,
         };
+    }
+
+    /// <summary>Refuses silo TLS in Production without an allow-list, naming <c>Cocoon:Attestation:AllowedImageHashes</c>.</summary>
+    public void RequireAllowedImageHashes()
+    {
+        if (SiloTls && Mode == NodeMode.Production && AllowedImageHashes.Count == 0)
+        {
+            throw new CocoonConfigurationException("Cocoon:Attestation:AllowedImageHashes",
+                "not set: Production silos admit only peers whose image hash is listed (comma-separated, 64 lower-case hex characters each). " +
+                "The registry grain that will mirror the root contract's allow-list does not exist yet.");
+        }
+    }
+
+    private static List<string> ParseImageHashes(string? text)
+    {
+        var hashes = new List<string>();
+        foreach (var part in (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (part.Length != 64 || !part.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f')))
+            {
+                throw new CocoonConfigurationException("Cocoon:Attestation:AllowedImageHashes",
+                    $"'{part}' is not an image hash: give 64 lower-case hex characters (SHA-256) per entry, comma-separated.");
+            }
+
+            hashes.Add(part);
+        }
+
+        return hashes;
     }
 
     private static void RequireName(string setting, string? value)

@@ -4,8 +4,10 @@ using Cocoon.Node.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Cocoon.Attestation.RaTls;
 using Npgsql;
 using Orleans.Configuration;
+using Orleans.Connections.Security;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 
 namespace Cocoon.Node.Hosting;
@@ -66,13 +68,30 @@ public static class CocoonNode
 
         // A proxy silo attests its gateway; its first quote is taken now, so a node that cannot attest (ConfigFsTsm
         // without TDX) stops here with one message naming Cocoon:Attestation:Provider instead of serving unattested.
+        // With silo TLS every silo (workers too) needs one: its RA-TLS certificate is its TLS identity towards peers.
         NodeAttestation? attestation = null;
-        if (settings.Roles.HasFlag(SiloRoles.Proxy))
+        if (settings.Roles.HasFlag(SiloRoles.Proxy) || settings.SiloTls)
         {
             attestation = await NodeAttestation.CreateAsync(settings, cancellationToken).ConfigureAwait(false);
             options.Progress?.Invoke(attestation is null
                 ? "attestation: none (Cocoon:Attestation:Provider=None): this gateway serves no quote and must not be trusted with prompts"
                 : $"attestation: {settings.AttestationProvider} quotes, RA-TLS certificate for silo {settings.SiloName}");
+        }
+
+        try
+        {
+            settings.RequireAllowedImageHashes();
+        }
+        catch (CocoonConfigurationException)
+        {
+            attestation?.Dispose();
+            throw;
+        }
+
+        var siloTls = settings.SiloTls && attestation is not null ? SiloTlsValidator.For(settings, attestation) : null;
+        if (siloTls is not null)
+        {
+            options.Progress?.Invoke($"silo TLS: mutual RA-TLS, admitting image hashes {string.Join(", ", siloTls.AllowedImageHashes)}");
         }
 
         builder.Services.AddSingleton(settings);
@@ -86,12 +105,18 @@ public static class CocoonNode
             {
                 var service = sp.GetRequiredService<NodeAttestation>();
                 service.Logger = sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<NodeAttestation>>();
+                siloTls?.Logger = sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<SiloTlsValidator>>();
                 return service;
             });
         }
         builder.UseOrleans(silo =>
         {
             ConfigureSilo(silo, settings);
+            if (siloTls is not null)
+            {
+                UseSiloTls(silo, attestation!.Rotator, siloTls);
+            }
+
             options.ConfigureSilo?.Invoke(silo);
         });
 
@@ -149,6 +174,24 @@ public static class CocoonNode
         }
 
         return NodeSettings.From(options);
+    }
+
+    /// <summary>
+    /// Mutual TLS between silos with the rotator's current RA-TLS certificate (read at each handshake; the attestation
+    /// loop renews it ahead of expiry), admitting only peers <paramref name="validator"/> accepts. Clients connect
+    /// over TLS too; they need no certificate.
+    /// </summary>
+    private static void UseSiloTls(ISiloBuilder silo, RaTlsCertificateRotator rotator, SiloTlsValidator validator)
+    {
+        silo.UseTls(o =>
+        {
+            o.LocalCertificate = rotator.Current;
+            o.LocalServerCertificateSelector = (_, _) => rotator.Current!;
+            o.LocalClientCertificateSelector = (_, _, _, _, _) => rotator.Current!;
+            o.RemoteCertificateMode = RemoteCertificateMode.RequireCertificate;
+            o.ClientCertificateMode = RemoteCertificateMode.AllowCertificate;
+            o.RemoteCertificateValidation = validator.RemoteCertificateValidation;
+        });
     }
 
     private static void ConfigureSilo(ISiloBuilder silo, NodeSettings settings)

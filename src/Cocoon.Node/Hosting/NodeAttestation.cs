@@ -15,7 +15,7 @@ namespace Cocoon.Node.Hosting;
 /// </summary>
 public sealed partial class NodeAttestation : IHostedService, IDisposable
 {
-    /// <summary>The measurements' image name of devnet (simulated) quotes.</summary>
+    /// <summary>The default measurements' image name of devnet (simulated) quotes (<c>Cocoon:Attestation:SimulatedImage</c>).</summary>
     public const string SimulatedImage = "cocoon-devnet";
 
     private const string ProviderSetting = "Cocoon:Attestation:Provider";
@@ -42,6 +42,12 @@ public sealed partial class NodeAttestation : IHostedService, IDisposable
     /// <summary>What the gateway serves at <c>/v1/attestation</c> and presents over TLS.</summary>
     public GatewayAttestationSource Source { get; }
 
+    /// <summary>The devnet authority's root certificate (simulated quotes), or null for real quotes.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? SimulatedRoot => _authority?.RootCertificate;
+
+    /// <summary>This silo's own image hash (lower-case hex), read from its first certificate's quote.</summary>
+    public string ImageHash { get; private set; } = "";
+
     /// <summary>The claims of this silo's RA-TLS certificates.</summary>
     public static RaTlsClaims ClaimsFor(NodeSettings settings) => new(new Dictionary<string, string>
     {
@@ -65,8 +71,8 @@ public sealed partial class NodeAttestation : IHostedService, IDisposable
             case AttestationProviderKind.None:
                 return null;
             case AttestationProviderKind.Simulated:
-                authority = SimulatedAttestationAuthority.Create(DateTimeOffset.UtcNow);
-                provider = new SimulatedQuoteProvider(authority, SimulatedTdMeasurements.ForImage(SimulatedImage));
+                authority = settings.SimulatedAuthorityFile is { } file ? LoadOrCreateAuthority(file) : SimulatedAttestationAuthority.Create(DateTimeOffset.UtcNow);
+                provider = new SimulatedQuoteProvider(authority, SimulatedTdMeasurements.ForImage(settings.SimulatedImage));
                 break;
             default:
                 provider = new ConfigFsTsmQuoteProvider(settings.ConfigFsTsmPath);
@@ -77,7 +83,8 @@ public sealed partial class NodeAttestation : IHostedService, IDisposable
         var attestation = new NodeAttestation(provider, authority, rotator, settings);
         try
         {
-            await rotator.GetCertificateAsync(cancellationToken).ConfigureAwait(false);
+            var first = await rotator.GetCertificateAsync(cancellationToken).ConfigureAwait(false);
+            attestation.ImageHash = ImageHashOf(first);
             return attestation;
         }
         catch (QuoteProviderException e)
@@ -87,6 +94,48 @@ public sealed partial class NodeAttestation : IHostedService, IDisposable
                 $"'{settings.AttestationProvider}' could not produce a quote: {e.Message}. A gateway must not serve unattested: " +
                 "run it in a TDX guest, or use 'Simulated' in Devnet mode.", e);
         }
+    }
+
+    /// <summary>The image hash of the quote inside an RA-TLS certificate.</summary>
+    public static string ImageHashOf(System.Security.Cryptography.X509Certificates.X509Certificate2 certificate)
+    {
+        var extension = certificate.Extensions[RaTlsOids.Quote]
+            ?? throw new ArgumentException("not an RA-TLS certificate", nameof(certificate));
+        var quoteBytes = System.Formats.Asn1.AsnDecoder.ReadOctetString(extension.RawData, System.Formats.Asn1.AsnEncodingRules.DER, out _);
+        if (!Cocoon.Attestation.Quotes.TdxQuote.TryParse(quoteBytes, out var quote, out var error))
+        {
+            throw new ArgumentException("RA-TLS quote does not parse: " + error!.Message, nameof(certificate));
+        }
+
+        return Convert.ToHexStringLower(Cocoon.Attestation.Policy.ImageHash.Compute(quote!.Body));
+    }
+
+    /// <summary>
+    /// Loads the devnet authority from <paramref name="file"/>, or creates it there (atomically: the first node of a
+    /// machine writes it, the others load the same), so devnet silos verify each other's simulated quotes.
+    /// </summary>
+    private static SimulatedAttestationAuthority LoadOrCreateAuthority(string file)
+    {
+        if (!File.Exists(file))
+        {
+            using var fresh = SimulatedAttestationAuthority.Create(DateTimeOffset.UtcNow);
+            var (certificatePem, keyPem) = fresh.ExportRootPem();
+            var temporary = file + "." + Guid.NewGuid().ToString("N") + ".tmp";
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
+            File.WriteAllText(temporary, certificatePem + "\n" + keyPem);
+            try
+            {
+                File.Move(temporary, file, overwrite: false);
+            }
+            catch (IOException) when (File.Exists(file))
+            {
+                // Another node wrote it first: use theirs.
+                File.Delete(temporary);
+            }
+        }
+
+        var pem = File.ReadAllText(file);
+        return SimulatedAttestationAuthority.FromPem(pem, pem);
     }
 
     /// <summary>Where renewal failures are logged.</summary>
