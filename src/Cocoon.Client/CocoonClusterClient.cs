@@ -1,9 +1,14 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Cocoon.Attestation.Policy;
+using Cocoon.Attestation.RaTls;
+using Cocoon.Attestation.Verification;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Orleans.Configuration;
+using Orleans.Connections.Security;
 
 namespace Cocoon.Client;
 
@@ -24,6 +29,43 @@ public sealed record CocoonClientOptions
 
     /// <summary>Where the client logs; null for nowhere.</summary>
     public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
+
+    /// <summary>
+    /// TLS to silos that run with <c>Cocoon:Attestation:SiloTls</c>: the client talks only to a silo whose RA-TLS
+    /// certificate passes <see cref="CocoonClientTls"/>. Null: plain TCP (silos without silo TLS).
+    /// </summary>
+    public CocoonClientTls? Tls { get; init; }
+}
+
+/// <summary>What a silo's RA-TLS certificate must prove before the client talks to it (the silos' own rules).</summary>
+public sealed record CocoonClientTls
+{
+    /// <summary>Production (default) refuses every simulated quote; Devnet accepts those under <see cref="SimulatedRoot"/>.</summary>
+    public AttestationMode Mode { get; init; } = AttestationMode.Production;
+
+    /// <summary>Image hashes (hex) a silo must attest to; at least one.</summary>
+    public IReadOnlyCollection<string> AllowedImageHashes { get; init; } = [];
+
+    /// <summary>The devnet authority's root certificate; used only in <see cref="AttestationMode.Devnet"/>.</summary>
+    public X509Certificate2? SimulatedRoot { get; init; }
+
+    /// <summary>The validator these rules describe.</summary>
+    /// <exception cref="ArgumentException">No image hash is allowed.</exception>
+    public RaTlsCertificateValidator CreateValidator()
+    {
+        if (AllowedImageHashes.Count == 0)
+        {
+            // An empty allow-list admits any image in AttestationPolicy: never what a TLS client means.
+            throw new ArgumentException("TLS to the silos needs at least one allowed image hash.", nameof(AllowedImageHashes));
+        }
+
+        var verifier = new QuoteVerifier(new QuoteVerifierOptions
+        {
+            Mode = Mode,
+            SimulatedRoot = Mode == AttestationMode.Devnet ? SimulatedRoot : null,
+        });
+        return new RaTlsCertificateValidator(verifier, new AttestationPolicy { AllowedImageHashes = AllowedImageHashes });
+    }
 }
 
 /// <summary>
@@ -53,6 +95,7 @@ public sealed class CocoonClusterClient : IAsyncDisposable
             throw new ArgumentException("Give either MembershipConnectionString or at least one gateway endpoint.", nameof(options));
         }
 
+        var validator = options.Tls?.CreateValidator();
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         options.ConfigureLogging?.Invoke(builder.Logging);
@@ -74,6 +117,17 @@ public sealed class CocoonClusterClient : IAsyncDisposable
             else
             {
                 client.UseStaticClustering(options.Gateways.ToArray());
+            }
+
+            if (validator is not null)
+            {
+                // No client certificate: silos admit clients without attestation, over TLS; the client checks the silo.
+                client.UseTls(o =>
+                {
+                    o.RemoteCertificateMode = RemoteCertificateMode.RequireCertificate;
+                    o.ClientCertificateMode = RemoteCertificateMode.NoCertificate;
+                    o.RemoteCertificateValidation = (certificate, _, _) => certificate is not null && validator.Validate(certificate).IsValid;
+                });
             }
         });
 

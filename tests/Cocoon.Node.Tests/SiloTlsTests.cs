@@ -1,9 +1,11 @@
 using System.Globalization;
+using System.Security.Cryptography.X509Certificates;
 using Cocoon.Abstractions.Cluster;
 using Cocoon.Attestation.Policy;
 using Cocoon.Attestation.Providers;
 using Cocoon.Attestation.RaTls;
 using Cocoon.Attestation.Verification;
+using Cocoon.Client;
 using Cocoon.Node.Configuration;
 using Cocoon.Node.Hosting;
 using Cocoon.Testing;
@@ -64,6 +66,35 @@ public sealed class SiloTlsTests(PostgresFixture postgres) : IDisposable
     }
 
     [Fact]
+    public async Task A_client_over_tls_connects_to_attested_silos_and_refuses_silos_it_does_not_allow()
+    {
+        var db = await postgres.CreateDatabaseAsync("silotlsclient");
+        var cluster = "tlsc-" + Guid.NewGuid().ToString("N")[..8];
+        await using var a = await StartAsync(cluster, "proxy", db, "tls-a", Allowed);
+        await using var b = await StartAsync(cluster, "worker", db, "tls-b", Allowed);
+        using var root = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(_authorityFile, Token));
+
+        using (var patience = CancellationTokenSource.CreateLinkedTokenSource(Token))
+        {
+            patience.CancelAfter(TimeSpan.FromSeconds(60));
+            await using var client = await CocoonClusterClient.ConnectAsync(ClientOptions(cluster, db, root, HashOf(Allowed)), patience.Token);
+            var info = await client.Grains.GetGrain<INodeInfoGrain>("client-" + Guid.NewGuid()).GetInfoAsync();
+            Assert.Contains(info.SiloName, new[] { "tls-a", "tls-b" });
+        }
+
+        using (var patience = CancellationTokenSource.CreateLinkedTokenSource(Token))
+        {
+            patience.CancelAfter(TimeSpan.FromSeconds(20));
+            await Assert.ThrowsAnyAsync<Exception>(async () =>
+            {
+                await using var refused = await CocoonClusterClient.ConnectAsync(ClientOptions(cluster, db, root, HashOf(Stranger)), patience.Token);
+            });
+        }
+
+        Assert.Throws<ArgumentException>(() => new CocoonClientTls { Mode = AttestationMode.Devnet, SimulatedRoot = root }.CreateValidator());
+    }
+
+    [Fact]
     public async Task In_production_a_simulated_quote_is_refused_even_when_its_image_hash_is_allowed()
     {
         using var authority = SimulatedAttestationAuthority.Create(DateTimeOffset.UtcNow);
@@ -101,6 +132,14 @@ public sealed class SiloTlsTests(PostgresFixture postgres) : IDisposable
             ["Cocoon:Attestation:SimulatedAuthorityFile"] = _authorityFile,
             ["Cocoon:Attestation:AllowedImageHashes"] = string.Join(',', allowed ?? [HashOf(Allowed)]),
         }, configureSilo: configureSilo);
+
+    private static CocoonClientOptions ClientOptions(string cluster, string db, X509Certificate2 root, string allowed) => new()
+    {
+        ClusterId = cluster,
+        ServiceId = cluster,
+        MembershipConnectionString = db,
+        Tls = new CocoonClientTls { Mode = AttestationMode.Devnet, AllowedImageHashes = [allowed], SimulatedRoot = root },
+    };
 
     internal static string HashOf(string image)
     {

@@ -178,19 +178,34 @@ public static class CocoonNode
 
     /// <summary>
     /// Mutual TLS between silos with the rotator's current RA-TLS certificate (read at each handshake; the attestation
-    /// loop renews it ahead of expiry), admitting only peers <paramref name="validator"/> accepts. Clients connect
-    /// over TLS too; they need no certificate.
+    /// loop renews it ahead of expiry), admitting only peers <paramref name="validator"/> accepts. Clients connect to
+    /// the gateway port over TLS too, without a certificate.
     /// </summary>
     private static void UseSiloTls(ISiloBuilder silo, RaTlsCertificateRotator rotator, SiloTlsValidator validator)
     {
-        silo.UseTls(o =>
+        var peers = new TlsOptions
         {
-            o.LocalCertificate = rotator.Current;
-            o.LocalServerCertificateSelector = (_, _) => rotator.Current!;
-            o.LocalClientCertificateSelector = (_, _, _, _, _) => rotator.Current!;
-            o.RemoteCertificateMode = RemoteCertificateMode.RequireCertificate;
-            o.ClientCertificateMode = RemoteCertificateMode.AllowCertificate;
-            o.RemoteCertificateValidation = validator.RemoteCertificateValidation;
+            LocalCertificate = rotator.Current,
+            LocalServerCertificateSelector = (_, _) => rotator.Current!,
+            LocalClientCertificateSelector = (_, _, _, _, _) => rotator.Current!,
+            RemoteCertificateMode = RemoteCertificateMode.RequireCertificate,
+            ClientCertificateMode = RemoteCertificateMode.RequireCertificate,
+            RemoteCertificateValidation = validator.RemoteCertificateValidation,
+        };
+
+        // Clients (Cocoon.Client) are not attested: the gateway port serves the same certificate over TLS and asks for
+        // none; the client checks the silo (CocoonClientOptions.Tls).
+        var clients = new TlsOptions
+        {
+            LocalCertificate = rotator.Current,
+            LocalServerCertificateSelector = (_, _) => rotator.Current!,
+            RemoteCertificateMode = RemoteCertificateMode.NoCertificate,
+        };
+        silo.Configure<SiloConnectionOptions>(o =>
+        {
+            o.ConfigureSiloInboundConnection(connection => connection.UseServerTls(peers));
+            o.ConfigureSiloOutboundConnection(connection => connection.UseClientTls(peers));
+            o.ConfigureGatewayInboundConnection(connection => connection.UseServerTls(clients));
         });
     }
 
