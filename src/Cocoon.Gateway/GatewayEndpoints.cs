@@ -78,10 +78,23 @@ public static class GatewayEndpoints
 
         endpoints.MapPost("/v1/embeddings", context => Guarded(context, async (grains, apiKey) =>
         {
-            // Authenticate before reading the body, as OpenAI does: a bad key is a 401 whatever the body holds.
-            await Authentication.RequireAsync(grains, apiKey);
-            using var body = await RequestBody.ReadObjectAsync(context);
-            var request = EmbeddingsEndpoint.Parse(body.RootElement);
+            // A bad key is a 401 whatever the body holds, as with OpenAI. The service grain checks the key anyway, so
+            // the gateway asks the key's grain itself only when the body is refused, and the happy path pays one check.
+            Authentication.RequirePresent(apiKey);
+            JsonDocument body;
+            EmbeddingsEndpoint.Parsed request;
+            try
+            {
+                body = await RequestBody.ReadObjectAsync(context);
+                request = ParseOrDispose(body);
+            }
+            catch (CocoonApiException)
+            {
+                await Authentication.RequireAsync(grains, apiKey);
+                throw;
+            }
+
+            using var _ = body;
             var response = await grains.GetGrain<IInferenceServiceGrain>(0).EmbedAsync(
                 apiKey,
                 new EmbeddingRequest { Model = request.Model, Inputs = request.Inputs, Truncate = request.Truncate, MaxCoefficient = request.MaxCoefficient },
@@ -94,6 +107,19 @@ public static class GatewayEndpoints
         endpoints.MapFallback(context => OpenAiErrors.WriteAsync(context, StatusCodes.Status404NotFound, "not_found",
             $"Unknown endpoint: {context.Request.Method} {context.Request.Path}."));
         return endpoints;
+    }
+
+    private static EmbeddingsEndpoint.Parsed ParseOrDispose(JsonDocument body)
+    {
+        try
+        {
+            return EmbeddingsEndpoint.Parse(body.RootElement);
+        }
+        catch
+        {
+            body.Dispose();
+            throw;
+        }
     }
 
     private static async Task Guarded(HttpContext context, Func<IGrainFactory, string, Task> handler)
@@ -131,12 +157,17 @@ internal static class Authentication
         return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : "";
     }
 
-    public static async Task RequireAsync(IGrainFactory grains, string apiKey)
+    public static void RequirePresent(string apiKey)
     {
         if (apiKey.Length == 0)
         {
             throw new CocoonApiException(401, "missing_api_key", "You didn't provide an API key: send it as 'Authorization: Bearer KEY'.");
         }
+    }
+
+    public static async Task RequireAsync(IGrainFactory grains, string apiKey)
+    {
+        RequirePresent(apiKey);
 
         if (await grains.GetGrain<Abstractions.Accounts.IApiKeyGrain>(Abstractions.Accounts.ApiKeys.Hash(apiKey)).ResolveAsync() is null)
         {

@@ -188,6 +188,16 @@ public sealed class EmbeddingsTests(GatewayCluster cluster)
     }
 
     [Fact]
+    public async Task A_wrong_key_is_401_even_when_the_body_is_malformed_too()
+    {
+        using var http = Http("sk-cocoon-not-a-real-key");
+
+        using var response = await http.PostAsync("v1/embeddings", Json("{model:"), Token);
+
+        await AssertErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_api_key", null);
+    }
+
+    [Fact]
     public async Task A_revoked_key_is_401()
     {
         var (apiKey, _) = await cluster.CreateFundedKeyAsync();
