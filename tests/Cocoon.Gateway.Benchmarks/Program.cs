@@ -4,10 +4,8 @@ using System.Net.Http.Headers;
 using System.Text;
 using Cocoon.Abstractions.Accounts;
 using Cocoon.Abstractions.Escrow;
-using Cocoon.Inference.Embeddings;
 using Cocoon.Inference.Models;
 using Cocoon.Testing;
-using Microsoft.ML.OnnxRuntime;
 
 // Embeddings per second through the whole platform (HTTP gateway -> service grain -> escrow -> worker silo ->
 // dynamic batcher -> ONNX Runtime) at 1, 8 and 32 concurrent clients, against a plain ONNX Runtime session doing the
@@ -22,15 +20,14 @@ var texts = Enumerable.Range(0, requests).Select(i => $"Benchmark sentence numbe
 var models = Directory.CreateTempSubdirectory("cocoon-bench-models-").FullName;
 BuiltInModels.MaterializeMiniLm(Path.Combine(models, BuiltInModels.MiniLmName));
 var model = ModelStore.LoadFolder(Path.Combine(models, BuiltInModels.MiniLmName));
-var encoder = new WordPieceEncoder(model.GetFile("vocab.txt"), lowerCase: true, maxSequenceLength: 256);
 
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {RuntimeInformationText()}; {requests} single-text requests per point");
 
-using var session = new InferenceSession(model.GetFile("model.onnx"));
+using var reference = new MiniLmReference(model);
 var direct = new Dictionary<int, double>();
 foreach (var c in concurrencies)
 {
-    direct[c] = await MeasureAsync(c, texts, text => { DirectRun(session, encoder, text); return Task.CompletedTask; });
+    direct[c] = await MeasureAsync(c, texts, text => { reference.Embed(text); return Task.CompletedTask; });
 }
 
 // One-per-run first, so that whatever the first node warms up for the process favours it, not batching.
@@ -106,38 +103,6 @@ static async Task<double> MeasureAsync(int concurrency, string[] inputs, Func<st
         }
     })));
     return inputs.Length / clock.Elapsed.TotalSeconds;
-}
-
-static void DirectRun(InferenceSession session, WordPieceEncoder encoder, string text)
-{
-    var ids = encoder.Encode(text, truncate: false).TokenIds;
-    long[] shape = [1, ids.Length];
-    using var inputIds = OrtValue.CreateTensorValueFromMemory(ids.Select(i => (long)i).ToArray(), shape);
-    using var mask = OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(1L, ids.Length).ToArray(), shape);
-    using var types = OrtValue.CreateTensorValueFromMemory(new long[ids.Length], shape);
-    using var runOptions = new RunOptions();
-    using var outputs = session.Run(runOptions, ["input_ids", "attention_mask", "token_type_ids"], [inputIds, mask, types], ["last_hidden_state"]);
-    var states = outputs[0].GetTensorDataAsSpan<float>();
-    var pooled = new float[384];
-    for (var t = 0; t < ids.Length; t++)
-    {
-        for (var d = 0; d < 384; d++)
-        {
-            pooled[d] += states[(t * 384) + d];
-        }
-    }
-
-    float norm = 0;
-    foreach (var v in pooled)
-    {
-        norm += v * v;
-    }
-
-    norm = MathF.Sqrt(norm);
-    for (var d = 0; d < 384; d++)
-    {
-        pooled[d] /= norm;
-    }
 }
 
 static string RuntimeInformationText() =>

@@ -3,8 +3,6 @@ using Cocoon.Abstractions.Escrow;
 using Cocoon.Abstractions.Models;
 using Cocoon.Inference.Models;
 using Cocoon.Testing;
-using Microsoft.ML.OnnxRuntime;
-using Cocoon.Inference.Embeddings;
 
 [assembly: AssemblyFixture(typeof(Cocoon.Gateway.Tests.GatewayCluster))]
 
@@ -22,8 +20,7 @@ public sealed class GatewayCluster : IAsyncLifetime
     public const long PricePerToken = 20;
 
     private readonly string _models = Directory.CreateTempSubdirectory("cocoon-gateway-models-").FullName;
-    private InferenceSession? _reference;
-    private WordPieceEncoder? _tokenizer;
+    private MiniLmReference? _reference;
 
     public CocoonTestNode Proxy { get; private set; } = null!;
 
@@ -46,10 +43,7 @@ public sealed class GatewayCluster : IAsyncLifetime
         var modelDir = Path.Combine(_models, Model);
         BuiltInModels.MaterializeMiniLm(modelDir);
         var model = ModelStore.LoadFolder(modelDir);
-        _reference = new InferenceSession(model.GetFile("model.onnx"));
-        // The model's own WordPiece (uncased BERT: lower-case, strip accents, split, [CLS] ... [SEP]); the reference is
-        // independent in what batching could change: one text per run, no padding, pooling written out below.
-        _tokenizer = new WordPieceEncoder(model.GetFile("vocab.txt"), lowerCase: true, maxSequenceLength: 512);
+        _reference = new MiniLmReference(model);
 
         Proxy = await CocoonTestNode.StartAsync(ClusterId, "proxy", ConnectionString, "proxy");
         // The operator deploys the model; workers attach to it.
@@ -84,35 +78,10 @@ public sealed class GatewayCluster : IAsyncLifetime
     }
 
     /// <summary>The tokens the model sees for <paramref name="text"/>, [CLS] and [SEP] included.</summary>
-    public int TokenCount(string text) => _tokenizer!.CountTokens(text);
+    public int TokenCount(string text) => _reference!.TokenCount(text);
 
-    /// <summary>
-    /// sentence-transformers' computation for this model, one text per run: [CLS] wordpieces [SEP], no padding,
-    /// last_hidden_state averaged over the positions, divided by its L2 norm.
-    /// </summary>
-    public float[] Reference(string text)
-    {
-        var ids = _tokenizer!.Encode(text, truncate: false).TokenIds;
-        var n = ids.Length;
-        long[] shape = [1, n];
-        using var inputIds = OrtValue.CreateTensorValueFromMemory(ids.Select(i => (long)i).ToArray(), shape);
-        using var mask = OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(1L, n).ToArray(), shape);
-        using var types = OrtValue.CreateTensorValueFromMemory(new long[n], shape);
-        using var runOptions = new RunOptions();
-        using var outputs = _reference!.Run(runOptions, ["input_ids", "attention_mask", "token_type_ids"], [inputIds, mask, types], ["last_hidden_state"]);
-        var states = outputs[0].GetTensorDataAsSpan<float>();
-        var mean = new double[384];
-        for (var t = 0; t < n; t++)
-        {
-            for (var d = 0; d < 384; d++)
-            {
-                mean[d] += states[(t * 384) + d] / (double)n;
-            }
-        }
-
-        var norm = Math.Sqrt(mean.Sum(v => v * v));
-        return mean.Select(v => (float)(v / norm)).ToArray();
-    }
+    /// <summary>The embedding of <paramref name="text"/> from an unbatched direct ONNX Runtime run.</summary>
+    public float[] Reference(string text) => _reference!.Embed(text);
 
     public async ValueTask DisposeAsync()
     {
