@@ -40,7 +40,8 @@ public sealed class InferenceException : Exception
     public int? InputIndex { get; }
 
     /// <summary>True when the caller sent something the model refuses (an HTTP 400), false for a server-side failure.</summary>
-    public bool IsClientError => Code is InferenceErrorCodes.EmptyInput or InferenceErrorCodes.InputTooLong or InferenceErrorCodes.InvalidRequest;
+    public bool IsClientError => Code is InferenceErrorCodes.EmptyInput or InferenceErrorCodes.InputTooLong or InferenceErrorCodes.InvalidRequest
+        or InferenceErrorCodes.ContextLengthExceeded;
 }
 
 /// <summary>The codes <see cref="InferenceException.Code"/> takes.</summary>
@@ -51,6 +52,9 @@ public static class InferenceErrorCodes
 
     /// <summary>An input longer than the model's sequence limit, and the caller did not ask for truncation.</summary>
     public const string InputTooLong = "input_too_long";
+
+    /// <summary>A generation prompt whose tokens plus <c>max_tokens</c> do not fit the model's context (OpenAI's code).</summary>
+    public const string ContextLengthExceeded = "context_length_exceeded";
 
     /// <summary>A malformed request (null input, bad option).</summary>
     public const string InvalidRequest = "invalid_request";
