@@ -2,6 +2,7 @@ using Cocoon.Grains.Placement;
 using Microsoft.Extensions.DependencyInjection;
 using Cocoon.Abstractions;
 using Cocoon.Abstractions.Escrow;
+using Cocoon.Abstractions.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Cocoon.Grains.Escrow;
@@ -72,6 +73,7 @@ public sealed class EscrowAccountGrain(
     /// <inheritdoc />
     public async Task<Reservation> ReserveAsync(string requestId, long nanoTon, TimeSpan timeToLive)
     {
+        using var span = CocoonTelemetry.StartSpan("cocoon.escrow.reserve");
         ArgumentException.ThrowIfNullOrWhiteSpace(requestId);
         ArgumentOutOfRangeException.ThrowIfNegative(nanoTon);
         if (S.Reservations.TryGetValue(requestId, out var held))
@@ -93,6 +95,7 @@ public sealed class EscrowAccountGrain(
         var expiresAt = time.GetUtcNow() + timeToLive;
         S.Reservations[requestId] = new HeldAmount(nanoTon, expiresAt);
         await state.WriteStateAsync();
+        CocoonTelemetry.EscrowReserved.Add(nanoTon);
         await EnsureExpiryReminderAsync();
         return new Reservation(requestId, nanoTon, expiresAt);
     }
@@ -100,6 +103,7 @@ public sealed class EscrowAccountGrain(
     /// <inheritdoc />
     public async Task<Settlement> SettleAsync(string requestId, long chargeNanoTon, string workerId)
     {
+        using var span = CocoonTelemetry.StartSpan("cocoon.escrow.settle");
         ArgumentException.ThrowIfNullOrWhiteSpace(requestId);
         ArgumentOutOfRangeException.ThrowIfNegative(chargeNanoTon);
         if (S.Settled.TryGetValue(requestId, out var done))
@@ -124,6 +128,7 @@ public sealed class EscrowAccountGrain(
         S.Settled[requestId] = new SettledRequest(chargeNanoTon, workerId, now);
         ForgetOldSettlements();
         await state.WriteStateAsync();
+        CocoonTelemetry.EscrowCharged.Add(chargeNanoTon);
         return new Settlement(requestId, chargeNanoTon, workerId, Balance());
     }
 

@@ -1,5 +1,6 @@
 using Cocoon.Abstractions;
 using Cocoon.Abstractions.Inference;
+using Cocoon.Abstractions.Telemetry;
 using Cocoon.Inference;
 using Cocoon.Inference.Embeddings;
 using Orleans.Concurrency;
@@ -36,6 +37,7 @@ public sealed class InferenceHostGrain(LocalWorkers workers, ILocalSiloDetails s
             throw new CocoonApiException(400, "model_not_served", $"Worker {_worker.WorkerId} serves {_worker.Registration.Model}, not {request.Model}.", "model");
         }
 
+        using var inference = CocoonTelemetry.StartInference(_worker.Registration.Model, _worker.WorkerId);
         try
         {
             var result = await _worker.Embeddings.EmbedAsync(request.Inputs, new EmbeddingOptions { Truncate = request.Truncate }, cancellationToken);

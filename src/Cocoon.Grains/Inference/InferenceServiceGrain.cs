@@ -5,6 +5,7 @@ using Cocoon.Abstractions.Escrow;
 using Cocoon.Abstractions.Inference;
 using Cocoon.Abstractions.Models;
 using Cocoon.Abstractions.Pricing;
+using Cocoon.Abstractions.Telemetry;
 using Cocoon.Abstractions.Workers;
 using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
@@ -43,6 +44,7 @@ public sealed partial class InferenceServiceGrain(
 
         var routes = await GetRoutesAsync(request.Model);
         var deployment = RequireServable(request.Model, routes, ModelKind.Embedding);
+        RequestTelemetry.Current?.SetModel(deployment.Name);
         var cap = request.MaxCoefficient ?? long.MaxValue;
         var eligible = routes.Workers.Where(w => w.Registration.Coefficient <= cap).ToList();
         var worker = PickWorker(eligible, exclude: null) ?? throw NoWorker(request.Model, routes.Workers.Count > 0 && request.MaxCoefficient is not null);
@@ -187,6 +189,7 @@ public sealed partial class InferenceServiceGrain(
     // last half minute after all others; ties broken at random so equal workers share the traffic.
     private WorkerLease? PickWorker(IReadOnlyList<WorkerLease> workers, string? exclude)
     {
+        using var span = CocoonTelemetry.StartSpan("cocoon.route");
         var now = time.GetUtcNow();
         WorkerLease? best = null;
         var bestScore = double.MaxValue;
@@ -207,11 +210,13 @@ public sealed partial class InferenceServiceGrain(
             }
         }
 
+        span?.SetTag(CocoonTelemetry.WorkerTag, best?.WorkerId ?? CocoonTelemetry.None);
         return best;
     }
 
     private async Task<EmbeddingResponse> RunOnAsync(WorkerLease worker, EmbeddingRequest request, CancellationToken cancellationToken)
     {
+        RequestTelemetry.Current?.SetWorker(worker.WorkerId);
         using (load.Start(worker.WorkerId))
         {
             RequestContext.Set(WorkerSiloPlacement.SiloKey, worker.Registration.SiloAddress);

@@ -2,6 +2,7 @@ using Cocoon.Grains.Placement;
 using Microsoft.Extensions.DependencyInjection;
 using Cocoon.Abstractions;
 using Cocoon.Abstractions.Models;
+using Cocoon.Abstractions.Telemetry;
 using Cocoon.Abstractions.Workers;
 
 namespace Cocoon.Grains.Workers;
@@ -37,6 +38,7 @@ public sealed class WorkerLeaseGrain(
         var lease = new WorkerLease(this.GetPrimaryKeyString(), registration, registeredAt, now + leaseTime);
         await GrainFactory.GetGrain<IModelDeploymentGrain>(registration.Model).AttachWorkerAsync(lease);
         state.State.Lease = lease;
+        CocoonTelemetry.ObserveLease(lease.WorkerId, registration.Model, registration.Capacity, lease.ExpiresAt);
         // As with deployments, a renewal that changes nothing but the expiry is kept in memory only.
         if (previous is null || previous.Registration != registration || previous.RegisteredAt != registeredAt)
         {
@@ -59,6 +61,7 @@ public sealed class WorkerLeaseGrain(
 
         await GrainFactory.GetGrain<IModelDeploymentGrain>(lease.Registration.Model).DetachWorkerAsync(lease.WorkerId);
         state.State.Lease = lease with { ExpiresAt = time.GetUtcNow() };
+        CocoonTelemetry.ObserveLease(lease.WorkerId, lease.Registration.Model, lease.Registration.Capacity, state.State.Lease.ExpiresAt, released: true);
         await state.WriteStateAsync();
     }
 }
