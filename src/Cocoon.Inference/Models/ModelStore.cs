@@ -154,6 +154,11 @@ public sealed class ModelStore
             throw Bad("an embedding model needs a vocabulary_file among its files");
         }
 
+        if (manifest.Kind == ModelKinds.TextGeneration)
+        {
+            ValidateTextGeneration(manifest, seen);
+        }
+
         if (manifest.MaxSequenceLength < 3 || manifest.Dimensions < 1)
         {
             throw Bad("max_sequence_length must be at least 3 and dimensions at least 1");
@@ -162,6 +167,43 @@ public sealed class ModelStore
         if (manifest.Pooling != "mean")
         {
             throw Bad($"pooling '{manifest.Pooling}' is not supported (only 'mean')");
+        }
+    }
+
+    private static void ValidateTextGeneration(ModelManifest manifest, HashSet<string> files)
+    {
+        static InferenceException Bad(string why) => new(InferenceErrorCodes.InvalidManifest, "The model manifest is not valid: " + why);
+
+        if (manifest.Tokenizer is not (TokenizerKinds.ByteLevelBpe or TokenizerKinds.SentencePiece))
+        {
+            throw Bad($"a text-generation model needs tokenizer '{TokenizerKinds.ByteLevelBpe}' or '{TokenizerKinds.SentencePiece}'");
+        }
+
+        if (manifest.VocabularyFile is null || !files.Contains(manifest.VocabularyFile))
+        {
+            throw Bad("a text-generation model needs a vocabulary_file among its files");
+        }
+
+        if (manifest.Tokenizer == TokenizerKinds.ByteLevelBpe && (manifest.MergesFile is null || !files.Contains(manifest.MergesFile)))
+        {
+            throw Bad("a byte-level BPE tokenizer needs a merges_file among its files");
+        }
+
+        if (manifest.NumLayers < 1 || manifest.NumKvHeads < 1 || manifest.HeadDim < 1)
+        {
+            throw Bad("num_layers, num_kv_heads and head_dim must be at least 1");
+        }
+
+        if (manifest.EosTokens is null || manifest.EosTokens.Count == 0 || manifest.EosTokens.Any(string.IsNullOrEmpty))
+        {
+            throw Bad("a text-generation model needs eos_tokens");
+        }
+
+        if (manifest.ChatTemplate is { } template &&
+            (string.IsNullOrEmpty(template.Message) || !template.Message.Contains("{content}", StringComparison.Ordinal) ||
+             template.GenerationPrompt is null || template.Roles is null || template.Roles.Count == 0))
+        {
+            throw Bad("chat_template needs a message with {content}, a generation_prompt and roles");
         }
     }
 
