@@ -43,6 +43,8 @@ public sealed class TextGenerationEngine : ITextGenerationEngine
     private readonly List<Sequence> _active = [];
     private int _waitingCount;
     private int _running;
+    private long _decodeSteps;
+    private int _largestStep;
     private KvBatch? _batch;
 
     private TextGenerationEngine(VerifiedModel model, TextGenerationEngineOptions options)
@@ -119,6 +121,18 @@ public sealed class TextGenerationEngine : ITextGenerationEngine
     public GenerationTokenizer Tokenizer => _tokenizer;
 
     internal DecoderModel Model => _model;
+
+    /// <summary>
+    /// Called on the scheduler thread before each step while sequences are running (before finished and cancelled ones
+    /// are dropped and waiting ones admitted); tests block it to hold the scheduler between steps.
+    /// </summary>
+    internal Action? StepGate { get; set; }
+
+    /// <summary>Decode steps run so far.</summary>
+    internal long DecodeSteps => Volatile.Read(ref _decodeSteps);
+
+    /// <summary>The most sequences one decode step has held.</summary>
+    internal int LargestStep => Volatile.Read(ref _largestStep);
 
     /// <inheritdoc />
     public int CountTokens(string prompt)
@@ -325,6 +339,11 @@ public sealed class TextGenerationEngine : ITextGenerationEngine
         {
             try
             {
+                if (_active.Count > 0)
+                {
+                    StepGate?.Invoke();
+                }
+
                 var changed = DropFinished();
                 var joined = Admit(stopping);
                 if (changed || joined.Count > 0)
@@ -520,6 +539,12 @@ public sealed class TextGenerationEngine : ITextGenerationEngine
         }
 
         var outputs = _model.Run(ids, positions, mask, rows, 1, batch.Caches);
+        Interlocked.Increment(ref _decodeSteps);
+        if (rows > _largestStep)
+        {
+            Volatile.Write(ref _largestStep, rows);
+        }
+
         var next = new KvBatch(outputs.Skip(1).ToArray(), outputs, total);
         batch.Dispose();
         _batch = next;
