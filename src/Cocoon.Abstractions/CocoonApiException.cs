@@ -49,4 +49,7 @@ public sealed class CocoonApiException : Exception
 
     /// <summary>OpenAI error type (<c>invalid_request_error</c>, <c>authentication_error</c>, ...).</summary>
     [Id(3)] public string Type { get; init; } = "server_error";
+
+    /// <summary>Seconds the caller should wait before retrying (HTTP <c>Retry-After</c>), when the refusal says.</summary>
+    [Id(4)] public int? RetryAfterSeconds { get; init; }
 }

@@ -14,9 +14,17 @@ public interface IApiKeyGrain : IGrainWithStringKey
     [Alias("Create")]
     Task<ApiKeyInfo> CreateAsync(string accountId, string label);
 
-    /// <summary>The key's account, or null when the key is unknown or revoked.</summary>
+    /// <summary>
+    /// The key's account, or null when the key is unknown or revoked. Each call is one request against the key's
+    /// limits: refused with 429 (and <see cref="CocoonApiException.RetryAfterSeconds"/>) beyond its request rate, and
+    /// with 402 once its spend limit is reached.
+    /// </summary>
     [Alias("Resolve")]
     Task<ApiKeyInfo?> ResolveAsync();
+
+    /// <summary>Adds <paramref name="nanoTon"/> charged for a request made with this key to its spend total.</summary>
+    [Alias("RecordCharge")]
+    Task RecordChargeAsync(long nanoTon);
 
     /// <summary>Revokes the key: it resolves to nothing from now on.</summary>
     [Alias("Revoke")]

@@ -2,6 +2,7 @@ using Cocoon.Grains.Placement;
 using Microsoft.Extensions.DependencyInjection;
 using Cocoon.Abstractions;
 using Cocoon.Abstractions.Models;
+using Cocoon.Abstractions.Operations;
 using Cocoon.Abstractions.Workers;
 
 namespace Cocoon.Grains.Models;
@@ -13,11 +14,14 @@ public sealed class DeploymentState
     [Id(1)] public Dictionary<string, WorkerLease> Workers { get; set; } = [];
 }
 
-/// <summary>A model's deployment and live worker set; see <see cref="IModelDeploymentGrain"/>.</summary>
+/// <summary>
+/// A model's deployment and live worker set; see <see cref="IModelDeploymentGrain"/>, and <see cref="IModelAdminGrain"/>
+/// for the operator's changes.
+/// </summary>
 [ProxyRole]
 public sealed class ModelDeploymentGrain(
     [PersistentState("deployment", CocoonNames.StorageName)] IPersistentState<DeploymentState> state,
-    [FromKeyedServices(CocoonGrainsExtensions.ClockKey)] TimeProvider time) : Grain, IModelDeploymentGrain
+    [FromKeyedServices(CocoonGrainsExtensions.ClockKey)] TimeProvider time) : Grain, IModelDeploymentGrain, IModelAdminGrain
 {
     /// <inheritdoc />
     public async Task DeployAsync(ModelDeployment deployment)
@@ -31,6 +35,49 @@ public sealed class ModelDeploymentGrain(
         state.State.Deployment = deployment with { CreatedAt = created };
         await state.WriteStateAsync();
         await GrainFactory.GetGrain<IModelCatalogGrain>(IModelCatalogGrain.Key).AddAsync(deployment.Name);
+    }
+
+    /// <inheritdoc />
+    async Task<ModelDeployment> IModelAdminGrain.DeployAsync(ModelDeployment deployment)
+    {
+        ArgumentNullException.ThrowIfNull(deployment);
+        if (deployment.ModelHash.Length != 64 || !deployment.ModelHash.All(char.IsAsciiHexDigitLower))
+        {
+            throw new CocoonApiException(400, "invalid_model_hash", "The model hash is the SHA-256 of the model file: 64 lower-case hex digits.");
+        }
+
+        if (deployment.Kind is not (ModelKind.Embedding or ModelKind.TextGeneration))
+        {
+            throw new CocoonApiException(400, "invalid_model_kind", $"'{deployment.Kind}' is not a model kind ({ModelKind.Embedding}, {ModelKind.TextGeneration}).");
+        }
+
+        if (deployment.ContextLength < 1 || deployment.Dimensions < 0)
+        {
+            throw new CocoonApiException(400, "invalid_deployment", "The context length is at least 1 and the dimensions are not negative.");
+        }
+
+        var keep = state.State.Deployment is { } existing ? deployment with { Enabled = existing.Enabled } : deployment;
+        foreach (var stale in state.State.Workers.Where(w => w.Value.Registration.ModelHash != keep.ModelHash).Select(w => w.Key).ToList())
+        {
+            state.State.Workers.Remove(stale);
+        }
+
+        await DeployAsync(keep);
+        return state.State.Deployment!;
+    }
+
+    /// <inheritdoc />
+    public async Task<ModelDeployment> SetEnabledAsync(bool enabled)
+    {
+        var deployment = state.State.Deployment
+            ?? throw new CocoonApiException(404, "model_not_found", $"The model '{this.GetPrimaryKeyString()}' was never deployed.");
+        if (deployment.Enabled != enabled)
+        {
+            state.State.Deployment = deployment with { Enabled = enabled };
+            await state.WriteStateAsync();
+        }
+
+        return state.State.Deployment;
     }
 
     /// <inheritdoc />
