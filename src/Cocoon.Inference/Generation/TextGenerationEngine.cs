@@ -177,39 +177,15 @@ public sealed class TextGenerationEngine : ITextGenerationEngine
     }
 
     /// <inheritdoc />
-    public IAsyncEnumerable<GenerationChunk> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken = default)
-    {
-        if (prompt is null)
-        {
-            throw new InferenceException(InferenceErrorCodes.InvalidRequest, "The prompt is missing.", "prompt");
-        }
-
-        Validate(options);
-        var ids = _tokenizer.Encode(prompt);
-        if (ids.Length == 0)
-        {
-            throw new InferenceException(InferenceErrorCodes.InvalidRequest, "The prompt has no tokens.", "prompt");
-        }
-
-        if ((long)ids.Length + options.MaxTokens > ContextLength)
-        {
-            throw new InferenceException(InferenceErrorCodes.ContextLengthExceeded,
-                $"This model's maximum context length is {ContextLength} tokens. However, you requested {ids.Length + (long)options.MaxTokens} tokens " +
-                $"({ids.Length} in the prompt, {options.MaxTokens} in the completion). Please reduce the length of the prompt or max_tokens.");
-        }
-
-        return StreamAsync(ids, options, null, cancellationToken);
-    }
+    public IAsyncEnumerable<GenerationChunk> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken = default) =>
+        StreamAsync(Prepare(prompt, options), options, null, cancellationToken);
 
     /// <summary>
-    /// <see cref="GenerateAsync(string, GenerationOptions, CancellationToken)"/> that also records the token ids chosen (EOS included), for tests and benchmarks that
-    /// check decoding on the token level.
+    /// <see cref="GenerateAsync(string, GenerationOptions, CancellationToken)"/> that also records the token ids chosen (EOS
+    /// included), for tests and benchmarks that check decoding on the token level.
     /// </summary>
-    internal IAsyncEnumerable<GenerationChunk> GenerateAsync(string prompt, GenerationOptions options, List<int> tokens, CancellationToken cancellationToken = default)
-    {
-        _ = GenerateAsync(prompt, options, CancellationToken.None);
-        return StreamAsync(_tokenizer.Encode(prompt), options, tokens, cancellationToken);
-    }
+    internal IAsyncEnumerable<GenerationChunk> GenerateAsync(string prompt, GenerationOptions options, List<int> tokens, CancellationToken cancellationToken = default) =>
+        StreamAsync(Prepare(prompt, options), options, tokens, cancellationToken);
 
     /// <summary>Stops the scheduler (waiting and running sequences fail with <see cref="InferenceErrorCodes.EngineStopped"/>) and frees the session.</summary>
     public async ValueTask DisposeAsync()
@@ -238,6 +214,31 @@ public sealed class TextGenerationEngine : ITextGenerationEngine
         _model.Dispose();
         _signal.Dispose();
         _stopping.Dispose();
+    }
+
+    /// <summary>Checks the request and tokenizes the prompt; throws before anything is queued.</summary>
+    private int[] Prepare(string prompt, GenerationOptions options)
+    {
+        if (prompt is null)
+        {
+            throw new InferenceException(InferenceErrorCodes.InvalidRequest, "The prompt is missing.", "prompt");
+        }
+
+        Validate(options);
+        var ids = _tokenizer.Encode(prompt);
+        if (ids.Length == 0)
+        {
+            throw new InferenceException(InferenceErrorCodes.InvalidRequest, "The prompt has no tokens.", "prompt");
+        }
+
+        if ((long)ids.Length + options.MaxTokens > ContextLength)
+        {
+            throw new InferenceException(InferenceErrorCodes.ContextLengthExceeded,
+                $"This model's maximum context length is {ContextLength} tokens. However, you requested {ids.Length + (long)options.MaxTokens} tokens " +
+                $"({ids.Length} in the prompt, {options.MaxTokens} in the completion). Please reduce the length of the prompt or max_tokens.");
+        }
+
+        return ids;
     }
 
     internal static void Validate(GenerationOptions options)
@@ -363,7 +364,7 @@ public sealed class TextGenerationEngine : ITextGenerationEngine
             {
                 return;
             }
-            catch (Exception ex) when (ex is OnnxRuntimeException or InferenceException or InvalidOperationException)
+            catch (Exception ex)
             {
                 // A failed run fails the sequences in it; the engine carries on with the next ones.
                 var failure = new InferenceException(InferenceErrorCodes.InternalError, "The model run failed: " + ex.Message, innerException: ex);
