@@ -33,6 +33,12 @@ public sealed record TinyModelSpec
 
     /// <summary>Seed of the weights.</summary>
     public ulong Seed { get; init; } = 20261124;
+
+    /// <summary>
+    /// The tokenizer written: <see cref="TokenizerKinds.ByteLevelBpe"/> (vocab.json, merges.txt, as Qwen) or
+    /// <see cref="TokenizerKinds.SentencePiece"/> (a SentencePiece BPE tokenizer.model with byte fallback, as Llama).
+    /// </summary>
+    public string Tokenizer { get; init; } = TokenizerKinds.ByteLevelBpe;
 }
 
 /// <summary>
@@ -48,7 +54,7 @@ public sealed record TinyModelSpec
 public static class TinyModelBuilder
 {
     /// <summary>The file names written.</summary>
-    public const string OnnxFile = "model.onnx", VocabularyFile = "vocab.json", MergesFile = "merges.txt";
+    public const string OnnxFile = "model.onnx", VocabularyFile = "vocab.json", MergesFile = "merges.txt", SentencePieceFile = "tokenizer.model";
 
     /// <summary>End of text.</summary>
     public const string EndOfText = "<|endoftext|>";
@@ -88,43 +94,32 @@ public static class TinyModelBuilder
             throw new ArgumentException("The tiny model spec needs at least one layer, a hidden size divisible by the heads, and a context of 3 or more.", nameof(spec));
         }
 
-        var (vocabulary, merges) = LearnBpe(spec.MaxMerges);
-        var special = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var token in new[] { EndOfText, ImStart, ImEnd })
+        if (spec.Tokenizer is not (TokenizerKinds.ByteLevelBpe or TokenizerKinds.SentencePiece))
         {
-            special[token] = vocabulary.Count + special.Count;
+            throw new ArgumentException($"Tokenizer '{spec.Tokenizer}' is not one the builder writes.", nameof(spec));
         }
 
-        var vocabularySize = vocabulary.Count + special.Count;
-        var allTokens = new Dictionary<string, int>(vocabulary, StringComparer.Ordinal);
-        foreach (var (token, id) in special)
-        {
-            allTokens[token] = id;
-        }
-
-        var vocabJson = JsonSerializer.SerializeToUtf8Bytes(allTokens, GenerationJsonContext.Default.DictionaryStringInt32);
-        var mergesText = Encoding.UTF8.GetBytes("#version: 0.2\n" + string.Concat(merges.Select(m => m + "\n")));
+        var sentencePiece = spec.Tokenizer == TokenizerKinds.SentencePiece;
+        var tokenizerFiles = sentencePiece ? SentencePieceFiles(spec.MaxMerges, out var special) : ByteLevelFiles(spec.MaxMerges, out special);
+        var vocabularySize = special.Values.Max() + 1;
         var onnx = BuildOnnx(spec, vocabularySize);
 
+        var files = new List<ModelFileEntry> { new(OnnxFile, ModelStore.Sha256Hex(onnx), onnx.LongLength) };
+        files.AddRange(tokenizerFiles.Select(f => new ModelFileEntry(f.Key, ModelStore.Sha256Hex(f.Value), f.Value.LongLength)));
         var manifest = new ModelManifest
         {
             Name = spec.Name,
             Kind = ModelKinds.TextGeneration,
-            Files =
-            [
-                new ModelFileEntry(OnnxFile, ModelStore.Sha256Hex(onnx), onnx.LongLength),
-                new ModelFileEntry(VocabularyFile, ModelStore.Sha256Hex(vocabJson), vocabJson.LongLength),
-                new ModelFileEntry(MergesFile, ModelStore.Sha256Hex(mergesText), mergesText.LongLength),
-            ],
+            Files = files,
             OnnxFile = OnnxFile,
-            VocabularyFile = VocabularyFile,
-            MergesFile = MergesFile,
-            Tokenizer = TokenizerKinds.ByteLevelBpe,
+            VocabularyFile = sentencePiece ? SentencePieceFile : VocabularyFile,
+            MergesFile = sentencePiece ? null : MergesFile,
+            Tokenizer = spec.Tokenizer,
             LowerCase = false,
             MaxSequenceLength = spec.ContextLength,
             Dimensions = vocabularySize,
             SpecialTokens = special,
-            EosTokens = [ImEnd, EndOfText],
+            EosTokens = sentencePiece ? [ImEnd, "</s>"] : [ImEnd, EndOfText],
             ChatTemplate = new ChatTemplate
             {
                 Message = ImStart + "{role}\n{content}" + ImEnd + "\n",
@@ -137,10 +132,106 @@ public static class TinyModelBuilder
 
         Directory.CreateDirectory(directory);
         File.WriteAllBytes(Path.Combine(directory, OnnxFile), onnx);
-        File.WriteAllBytes(Path.Combine(directory, VocabularyFile), vocabJson);
-        File.WriteAllBytes(Path.Combine(directory, MergesFile), mergesText);
+        foreach (var (name, bytes) in tokenizerFiles)
+        {
+            File.WriteAllBytes(Path.Combine(directory, name), bytes);
+        }
+
         File.WriteAllBytes(Path.Combine(directory, ModelManifest.FileName), manifest.ToJson());
         return manifest;
+    }
+
+    /// <summary>vocab.json and merges.txt as Hugging Face writes them; the ChatML and end-of-text tokens follow the merges.</summary>
+    private static Dictionary<string, byte[]> ByteLevelFiles(int maxMerges, out Dictionary<string, int> special)
+    {
+        var (vocabulary, merges) = LearnBpe(maxMerges);
+        special = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var token in new[] { EndOfText, ImStart, ImEnd })
+        {
+            special[token] = vocabulary.Count + special.Count;
+        }
+
+        var allTokens = new Dictionary<string, int>(vocabulary, StringComparer.Ordinal);
+        foreach (var (token, id) in special)
+        {
+            allTokens[token] = id;
+        }
+
+        return new Dictionary<string, byte[]>(StringComparer.Ordinal)
+        {
+            [VocabularyFile] = JsonSerializer.SerializeToUtf8Bytes(allTokens, GenerationJsonContext.Default.DictionaryStringInt32),
+            [MergesFile] = Encoding.UTF8.GetBytes("#version: 0.2\n" + string.Concat(merges.Select(m => m + "\n"))),
+        };
+    }
+
+    /// <summary>
+    /// A SentencePiece BPE model (sentencepiece_model.proto) laid out as Llama's: &lt;unk&gt; 0, &lt;s&gt; 1, &lt;/s&gt; 2, the 256
+    /// byte-fallback pieces &lt;0x00&gt;..&lt;0xFF&gt;, then the corpus's characters and learnt merges (a space is U+2581,
+    /// each word starts with one). The merges are learnt on characters and scored by rank; ChatML tokens follow as added tokens.
+    /// </summary>
+    private static Dictionary<string, byte[]> SentencePieceFiles(int maxMerges, out Dictionary<string, int> special)
+    {
+        var words = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var word in Corpus.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var piece = "\u2581" + word;
+            words[piece] = words.GetValueOrDefault(piece) + 1;
+        }
+
+        var characters = words.Keys.SelectMany(w => w.EnumerateRunes()).Select(r => r.ToString()).Distinct().Order(StringComparer.Ordinal).ToList();
+        var (learnt, merges) = LearnMerges(words, characters, maxMerges);
+
+        var pieces = new List<(string Piece, float Score, int Type)> { ("<unk>", 0f, 2), ("<s>", 0f, 3), ("</s>", 0f, 3) };
+        for (var b = 0; b < 256; b++)
+        {
+            pieces.Add(($"<0x{b:X2}>", 0f, 6));
+        }
+
+        // Merged pieces score by rank (earlier merges win), characters below every merge.
+        var merged = learnt.Where(p => !characters.Contains(p.Key)).OrderBy(p => p.Value).Select(p => p.Key).ToList();
+        for (var i = 0; i < merged.Count; i++)
+        {
+            pieces.Add((merged[i], -i, 1));
+        }
+
+        for (var i = 0; i < characters.Count; i++)
+        {
+            pieces.Add((characters[i], -(merges.Count + i + 1), 1));
+        }
+
+        var model = new ProtoWriter();
+        foreach (var (piece, score, type) in pieces)
+        {
+            var entry = new ProtoWriter();
+            entry.String(1, piece);
+            entry.Float(2, score);
+            entry.Varint(3, (ulong)type);
+            model.Message(1, entry.ToArray());
+        }
+
+        var trainer = new ProtoWriter();
+        trainer.Varint(3, 2); // model_type BPE
+        trainer.Varint(4, (ulong)pieces.Count);
+        trainer.Varint(35, 1); // byte_fallback
+        trainer.Varint(40, 0); // unk_id
+        trainer.Varint(41, 1); // bos_id
+        trainer.Varint(42, 2); // eos_id
+        trainer.Varint(43, ulong.MaxValue); // pad_id -1
+        model.Message(2, trainer.ToArray());
+
+        var normalizer = new ProtoWriter();
+        normalizer.String(1, "identity");
+        normalizer.Varint(3, 1); // add_dummy_prefix, as Llama
+        normalizer.Varint(4, 0); // remove_extra_whitespaces off, so spacing round-trips
+        normalizer.Varint(5, 1); // escape_whitespaces
+        model.Message(3, normalizer.ToArray());
+
+        special = new Dictionary<string, int>(StringComparer.Ordinal)
+        {
+            [ImStart] = pieces.Count,
+            [ImEnd] = pieces.Count + 1,
+        };
+        return new Dictionary<string, byte[]>(StringComparer.Ordinal) { [SentencePieceFile] = model.ToArray() };
     }
 
     /// <summary>
@@ -149,12 +240,6 @@ public static class TinyModelBuilder
     /// </summary>
     private static (Dictionary<string, int> Vocabulary, List<string> Merges) LearnBpe(int maxMerges)
     {
-        var vocabulary = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (var b = 0; b < 256; b++)
-        {
-            vocabulary[ByteLevelAlphabet.ToChar((byte)b).ToString()] = b;
-        }
-
         var words = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (Match match in Regex.Matches(Corpus, Qwen2Pattern))
         {
@@ -162,16 +247,32 @@ public static class TinyModelBuilder
             words[piece] = words.GetValueOrDefault(piece) + 1;
         }
 
-        var split = words.Select(w => (Symbols: w.Key.Select(c => c.ToString()).ToList(), Count: w.Value)).ToList();
+        var bytes = Enumerable.Range(0, 256).Select(b => ByteLevelAlphabet.ToChar((byte)b).ToString()).ToList();
+        return LearnMerges(words, bytes, maxMerges);
+    }
+
+    /// <summary>
+    /// BPE training over <paramref name="words"/> (with counts) from the base <paramref name="symbols"/> (ids 0..): the most
+    /// frequent adjacent pair, ties broken by ordinal order, is merged until none occurs twice or the limit is reached.
+    /// </summary>
+    private static (Dictionary<string, int> Vocabulary, List<string> Merges) LearnMerges(Dictionary<string, int> words, List<string> symbols, int maxMerges)
+    {
+        var vocabulary = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var symbol in symbols)
+        {
+            vocabulary.TryAdd(symbol, vocabulary.Count);
+        }
+
+        var split = words.Select(w => (Symbols: w.Key.EnumerateRunes().Select(r => r.ToString()).ToList(), Count: w.Value)).ToList();
         var merges = new List<string>();
         while (merges.Count < maxMerges)
         {
             var pairs = new Dictionary<(string, string), int>();
-            foreach (var (symbols, count) in split)
+            foreach (var (parts, count) in split)
             {
-                for (var i = 0; i + 1 < symbols.Count; i++)
+                for (var i = 0; i + 1 < parts.Count; i++)
                 {
-                    var pair = (symbols[i], symbols[i + 1]);
+                    var pair = (parts[i], parts[i + 1]);
                     pairs[pair] = pairs.GetValueOrDefault(pair) + count;
                 }
             }
@@ -190,14 +291,14 @@ public static class TinyModelBuilder
             var merged = left + right;
             merges.Add(left + " " + right);
             vocabulary.TryAdd(merged, vocabulary.Count);
-            foreach (var (symbols, _) in split)
+            foreach (var (parts, _) in split)
             {
-                for (var i = 0; i + 1 < symbols.Count; i++)
+                for (var i = 0; i + 1 < parts.Count; i++)
                 {
-                    if (symbols[i] == left && symbols[i + 1] == right)
+                    if (parts[i] == left && parts[i + 1] == right)
                     {
-                        symbols[i] = merged;
-                        symbols.RemoveAt(i + 1);
+                        parts[i] = merged;
+                        parts.RemoveAt(i + 1);
                     }
                 }
             }

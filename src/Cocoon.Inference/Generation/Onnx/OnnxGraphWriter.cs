@@ -204,66 +204,66 @@ internal sealed class OnnxGraphWriter
             return w.ToArray();
         }
     }
+}
 
-    /// <summary>The protobuf wire format: varints (wire type 0), fixed32 (5) and length-delimited fields (2).</summary>
-    private sealed class ProtoWriter
+/// <summary>The protobuf wire format: varints (wire type 0), fixed32 (5) and length-delimited fields (2).</summary>
+internal sealed class ProtoWriter
+{
+    // A growable buffer; MemoryStream would need disposing.
+    private byte[] _buffer = new byte[64];
+    private int _length;
+
+    public void Varint(int field, ulong value)
     {
-        // A growable buffer; MemoryStream would need disposing.
-        private byte[] _buffer = new byte[64];
-        private int _length;
+        Tag(field, 0);
+        Raw(value);
+    }
 
-        public void Varint(int field, ulong value)
+    public void Float(int field, float value)
+    {
+        Tag(field, 5);
+        Span<byte> bytes = stackalloc byte[4];
+        BinaryPrimitives.WriteSingleLittleEndian(bytes, value);
+        Write(bytes);
+    }
+
+    public void String(int field, string value) => Bytes(field, Encoding.UTF8.GetBytes(value));
+
+    public void Message(int field, byte[] message) => Bytes(field, message);
+
+    public void Bytes(int field, byte[] value)
+    {
+        Tag(field, 2);
+        Raw((ulong)value.Length);
+        Write(value);
+    }
+
+    public byte[] ToArray() => _buffer.AsSpan(0, _length).ToArray();
+
+    private void Tag(int field, int wireType) => Raw(((ulong)field << 3) | (uint)wireType);
+
+    private void Raw(ulong value)
+    {
+        Span<byte> bytes = stackalloc byte[10];
+        var n = 0;
+        while (value >= 0x80)
         {
-            Tag(field, 0);
-            Raw(value);
+            bytes[n++] = (byte)(value | 0x80);
+            value >>= 7;
         }
 
-        public void Float(int field, float value)
+        bytes[n++] = (byte)value;
+        Write(bytes[..n]);
+    }
+
+    private void Write(ReadOnlySpan<byte> bytes)
+    {
+        if (_length + bytes.Length > _buffer.Length)
         {
-            Tag(field, 5);
-            Span<byte> bytes = stackalloc byte[4];
-            BinaryPrimitives.WriteSingleLittleEndian(bytes, value);
-            Write(bytes);
+            Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _length + bytes.Length));
         }
 
-        public void String(int field, string value) => Bytes(field, Encoding.UTF8.GetBytes(value));
-
-        public void Message(int field, byte[] message) => Bytes(field, message);
-
-        public void Bytes(int field, byte[] value)
-        {
-            Tag(field, 2);
-            Raw((ulong)value.Length);
-            Write(value);
-        }
-
-        public byte[] ToArray() => _buffer.AsSpan(0, _length).ToArray();
-
-        private void Tag(int field, int wireType) => Raw(((ulong)field << 3) | (uint)wireType);
-
-        private void Raw(ulong value)
-        {
-            Span<byte> bytes = stackalloc byte[10];
-            var n = 0;
-            while (value >= 0x80)
-            {
-                bytes[n++] = (byte)(value | 0x80);
-                value >>= 7;
-            }
-
-            bytes[n++] = (byte)value;
-            Write(bytes[..n]);
-        }
-
-        private void Write(ReadOnlySpan<byte> bytes)
-        {
-            if (_length + bytes.Length > _buffer.Length)
-            {
-                Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _length + bytes.Length));
-            }
-
-            bytes.CopyTo(_buffer.AsSpan(_length));
-            _length += bytes.Length;
-        }
+        bytes.CopyTo(_buffer.AsSpan(_length));
+        _length += bytes.Length;
     }
 }
