@@ -303,7 +303,13 @@ public sealed class TextGenerationEngine : ITextGenerationEngine
         }
 
         _waiting.Enqueue(sequence);
-        _signal.Release();
+        Wake();
+        if (_stopping.IsCancellationRequested)
+        {
+            // The engine stopped while this one was being queued: it may have missed the drain in DisposeAsync.
+            sequence.Fail(new InferenceException(InferenceErrorCodes.EngineStopped, "The generation engine stopped."));
+        }
+
         try
         {
             await foreach (var chunk in sequence.Chunks.ReadAllAsync(cancellationToken).ConfigureAwait(false))
