@@ -59,5 +59,6 @@ public sealed class MultiProcessClusterTests(PostgresFixture postgres)
             "--Cocoon:Storage:ConnectionString", db,
             "--Cocoon:Gateway:Url", "http://127.0.0.1:0",
             "--Cocoon:Attestation:Provider", "None", // no TDX on test machines; see CocoonTestNode
+            "--Cocoon:Chain:ProxyMnemonic", CocoonTestNode.ProxyMnemonic, // a Production proxy needs its key
         ]);
 }

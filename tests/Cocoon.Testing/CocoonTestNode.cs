@@ -13,6 +13,12 @@ namespace Cocoon.Testing;
 /// </summary>
 public sealed class CocoonTestNode : IAsyncDisposable
 {
+    /// <summary>
+    /// The proxy key every test node of this process shares (<c>Cocoon:Chain:ProxyMnemonic</c>), so silos of one
+    /// cluster and a restarted silo verify each other's signed state.
+    /// </summary>
+    public static readonly string ProxyMnemonic = string.Join(' ', Cocoon.Ton.Crypto.Mnemonic.Generate());
+
     private bool _stopped;
 
     private CocoonTestNode(IHost host, string name, int siloPort, int gatewayPort)
@@ -72,6 +78,7 @@ public sealed class CocoonTestNode : IAsyncDisposable
             // (ConfigFsTsm) and refuse to start without it, so the tests' Production nodes say explicitly that they
             // serve no attestation; a test that wants one passes Cocoon:Attestation:Provider in `extra`.
             ["Cocoon:Attestation:Provider"] = connectionString is null ? "Simulated" : "None",
+            ["Cocoon:Chain:ProxyMnemonic"] = ProxyMnemonic,
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:Orleans.Runtime.Silo"] = "Error",
             ["Logging:LogLevel:Orleans.Runtime.Watchdog"] = "Error",

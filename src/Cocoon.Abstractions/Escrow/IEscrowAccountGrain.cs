@@ -33,6 +33,33 @@ public interface IEscrowAccountGrain : IGrainWithStringKey
     /// <summary>The account's balances.</summary>
     [Alias("GetBalance")]
     Task<EscrowBalance> GetBalanceAsync();
+
+    /// <summary>
+    /// The account as settlement sees it: balances, the adjusted tokens charged off chain (what a signed charge
+    /// carries) and those already confirmed on the client contract.
+    /// </summary>
+    [Alias("GetLedger")]
+    Task<EscrowLedger> GetLedgerAsync();
+
+    /// <summary>
+    /// Records that the client contract has charged <paramref name="tokens"/> adjusted tokens in total (never lowers
+    /// it). More than this account ever charged means the database was rolled back: the account freezes.
+    /// </summary>
+    [Alias("ConfirmChargedOnChain")]
+    Task<EscrowLedger> ConfirmChargedOnChainAsync(long tokens);
+}
+
+/// <summary>An account's ledger for settlement (DESIGN section 6).</summary>
+[GenerateSerializer, Immutable, Alias("cocoon.escrow.EscrowLedger")]
+public sealed record EscrowLedger(
+    [property: Id(0)] string AccountId,
+    [property: Id(1)] EscrowBalance Balance,
+    [property: Id(2)] long ChargedTokens,
+    [property: Id(3)] long ChargedOnChainTokens,
+    [property: Id(4)] long Seq)
+{
+    /// <summary>Tokens charged off chain and not yet on the client contract.</summary>
+    public long UnchargedTokens => ChargedTokens - ChargedOnChainTokens;
 }
 
 /// <summary>An account's balances in nanoTON.</summary>

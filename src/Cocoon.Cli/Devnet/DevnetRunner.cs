@@ -86,6 +86,9 @@ internal sealed class DevnetRunner(DevnetRunOptions options, TextWriter output, 
                 ["Cocoon:Worker:Models"] = Inference.Models.BuiltInModels.MiniLmName,
                 ["Cocoon:Worker:ModelsDirectory"] = Path.Combine(dir, "models"),
                 ["Cocoon:Devnet:ApiKey"] = state.ApiKey,
+                // The proxy key signs every escrow row (DESIGN section 2); kept in the data folder so a restarted devnet
+                // verifies what it wrote before.
+                ["Cocoon:Chain:ProxyKeyFile"] = EnsureProxyKey(dir),
                 // Quiet unless asked: the devnet prints its own progress lines.
                 ["Logging:LogLevel:Default"] = options.Verbose ? "Information" : "Warning",
                 ["Logging:LogLevel:Orleans"] = options.Verbose ? "Information" : "Warning",
@@ -164,6 +167,18 @@ internal sealed class DevnetRunner(DevnetRunOptions options, TextWriter output, 
         {
             throw new DevnetException($"another cocoon devnet is running with --data-dir {dir}; stop it first or choose another folder.");
         }
+    }
+
+    /// <summary>The devnet's proxy key file (a 24-word TON mnemonic, owner-only), created on the first run.</summary>
+    private static string EnsureProxyKey(string dir)
+    {
+        var path = Path.Combine(dir, "proxy-key.txt");
+        if (!File.Exists(path))
+        {
+            AtomicFile.Write(path, string.Join(' ', Ton.Crypto.Mnemonic.Generate()) + "\n", ownerOnly: true);
+        }
+
+        return path;
     }
 
     private static int PickPort(int previous) =>

@@ -1,14 +1,18 @@
 using Cocoon.Grains.Placement;
+using Cocoon.Grains.Ledger;
 using Microsoft.Extensions.DependencyInjection;
 using Cocoon.Abstractions;
 using Cocoon.Abstractions.Escrow;
 using Cocoon.Abstractions.Telemetry;
+using Cocoon.Abstractions.Pricing;
+using Cocoon.Abstractions.Settlement;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Cocoon.Grains.Escrow;
 
 [GenerateSerializer, Alias("cocoon.escrow.EscrowState")]
-public sealed class EscrowState
+public sealed class EscrowState : ISignedState
 {
     /// <summary>Everything ever credited.</summary>
     [Id(0)] public long Deposited { get; set; }
@@ -24,7 +28,56 @@ public sealed class EscrowState
 
     /// <summary>Credited deposit ids.</summary>
     [Id(4)] public HashSet<string> Deposits { get; set; } = [];
+
+    /// <inheritdoc />
+    [Id(5)] public long Seq { get; set; }
+
+    /// <inheritdoc />
+    [Id(6)] public byte[]? Signature { get; set; }
+
+    /// <summary>Adjusted tokens the client contract has confirmed charging (never more than charged here).</summary>
+    [Id(7)] public long ChargedOnChainTokens { get; set; }
+
+    /// <summary>The number of the last credit this account sent to a worker's earnings (1, 2, 3...).</summary>
+    [Id(8)] public long WorkerCreditSeq { get; set; }
+
+    /// <summary>Worker credits written but not yet acknowledged by the worker's earnings grain (an outbox).</summary>
+    [Id(9)] public List<PendingWorkerCredit> PendingWorkerCredits { get; set; } = [];
+
+    /// <inheritdoc />
+    public void WriteCanonical(CanonicalWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteInt64(Deposited).WriteInt64(Charged).WriteInt64(ChargedOnChainTokens).WriteInt64(WorkerCreditSeq);
+        writer.WriteInt64(Reservations.Count);
+        foreach (var (id, held) in Reservations.OrderBy(r => r.Key, StringComparer.Ordinal))
+        {
+            writer.WriteString(id).WriteInt64(held.NanoTon).WriteTime(held.ExpiresAt);
+        }
+
+        writer.WriteInt64(Settled.Count);
+        foreach (var (id, done) in Settled.OrderBy(r => r.Key, StringComparer.Ordinal))
+        {
+            writer.WriteString(id).WriteInt64(done.ChargedNanoTon).WriteString(done.WorkerId).WriteTime(done.At);
+        }
+
+        writer.WriteInt64(Deposits.Count);
+        foreach (var id in Deposits.Order(StringComparer.Ordinal))
+        {
+            writer.WriteString(id);
+        }
+
+        writer.WriteInt64(PendingWorkerCredits.Count);
+        foreach (var credit in PendingWorkerCredits)
+        {
+            writer.WriteInt64(credit.Seq).WriteString(credit.WorkerId).WriteInt64(credit.Tokens);
+        }
+    }
 }
+
+/// <summary>A credit of adjusted tokens to a worker, numbered per account.</summary>
+[GenerateSerializer, Immutable, Alias("cocoon.escrow.PendingWorkerCredit")]
+public sealed record PendingWorkerCredit([property: Id(0)] long Seq, [property: Id(1)] string WorkerId, [property: Id(2)] long Tokens);
 
 [GenerateSerializer, Immutable, Alias("cocoon.escrow.HeldAmount")]
 public sealed record HeldAmount([property: Id(0)] long NanoTon, [property: Id(1)] DateTimeOffset ExpiresAt);
@@ -36,14 +89,27 @@ public sealed record SettledRequest([property: Id(0)] long ChargedNanoTon, [prop
 /// A client's escrow account; see <see cref="IEscrowAccountGrain"/>. Invariant after every operation:
 /// <c>0 &lt;= Reserved &lt;= Balance = Deposited - Charged</c>. State is written before a call returns, so an
 /// acknowledged operation survives a crash; a retried one is answered from the record it left.
+/// Every write is signed by the proxy key (<see cref="StateSigner"/>); a stored row that does not verify freezes the
+/// account: every call fails with 403 <c>account_frozen</c> and nothing is written.
+/// Each settle also credits the worker's earnings with the request's adjusted tokens (charge / price per token)
+/// through a persisted outbox, numbered per account so a redelivery is ignored.
 /// </summary>
 [ProxyRole]
-public sealed class EscrowAccountGrain(
+public sealed partial class EscrowAccountGrain(
     [PersistentState("escrow", CocoonNames.StorageName)] IPersistentState<EscrowState> state,
     [FromKeyedServices(CocoonGrainsExtensions.ClockKey)] TimeProvider time,
-    IOptions<ReminderOptions> reminders) : Grain, IEscrowAccountGrain, IRemindable
+    IOptions<ReminderOptions> reminders,
+    StateSigner signer,
+    PriceList prices,
+    ILogger<EscrowAccountGrain> logger) : Grain, IEscrowAccountGrain, IRemindable
 {
     private const string ExpiryReminder = "expire-reservations";
+
+    /// <summary>The kind signed with escrow rows.</summary>
+    public const string StateKind = "escrow";
+
+    private bool _frozen;
+    private long _deliveredCreditSeq;
 
     /// <summary>
     /// How many settled request ids an account remembers, newest first. The whole state is written on every
@@ -56,15 +122,31 @@ public sealed class EscrowAccountGrain(
 
     private EscrowState S => state.State;
 
+    private string AccountId => this.GetPrimaryKeyString();
+
+    /// <inheritdoc />
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (!signer.IsAuthentic(StateKind, AccountId, S, state.RecordExists))
+        {
+            _frozen = true;
+            LogFrozen(AccountId, S.Seq);
+            return;
+        }
+
+        await DeliverWorkerCreditsAsync();
+    }
+
     /// <inheritdoc />
     public async Task<EscrowBalance> DepositAsync(string depositId, long nanoTon)
     {
+        Guard();
         ArgumentException.ThrowIfNullOrWhiteSpace(depositId);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(nanoTon);
         if (S.Deposits.Add(depositId))
         {
             S.Deposited = checked(S.Deposited + nanoTon);
-            await state.WriteStateAsync();
+            await SaveAsync();
         }
 
         return Balance();
@@ -74,6 +156,7 @@ public sealed class EscrowAccountGrain(
     public async Task<Reservation> ReserveAsync(string requestId, long nanoTon, TimeSpan timeToLive)
     {
         using var span = CocoonTelemetry.StartSpan("cocoon.escrow.reserve");
+        Guard();
         ArgumentException.ThrowIfNullOrWhiteSpace(requestId);
         ArgumentOutOfRangeException.ThrowIfNegative(nanoTon);
         if (S.Reservations.TryGetValue(requestId, out var held))
@@ -94,7 +177,7 @@ public sealed class EscrowAccountGrain(
 
         var expiresAt = time.GetUtcNow() + timeToLive;
         S.Reservations[requestId] = new HeldAmount(nanoTon, expiresAt);
-        await state.WriteStateAsync();
+        await SaveAsync();
         CocoonTelemetry.EscrowReserved.Add(nanoTon);
         await EnsureExpiryReminderAsync();
         return new Reservation(requestId, nanoTon, expiresAt);
@@ -104,6 +187,7 @@ public sealed class EscrowAccountGrain(
     public async Task<Settlement> SettleAsync(string requestId, long chargeNanoTon, string workerId)
     {
         using var span = CocoonTelemetry.StartSpan("cocoon.escrow.settle");
+        Guard();
         ArgumentException.ThrowIfNullOrWhiteSpace(requestId);
         ArgumentOutOfRangeException.ThrowIfNegative(chargeNanoTon);
         if (S.Settled.TryGetValue(requestId, out var done))
@@ -127,7 +211,15 @@ public sealed class EscrowAccountGrain(
         S.Charged = checked(S.Charged + chargeNanoTon);
         S.Settled[requestId] = new SettledRequest(chargeNanoTon, workerId, now);
         ForgetOldSettlements();
-        await state.WriteStateAsync();
+        var workerTokens = prices.PricePerToken > 0 ? chargeNanoTon / prices.PricePerToken : 0;
+        if (workerTokens > 0 && !string.IsNullOrEmpty(workerId))
+        {
+            S.WorkerCreditSeq++;
+            S.PendingWorkerCredits.Add(new PendingWorkerCredit(S.WorkerCreditSeq, workerId, workerTokens));
+        }
+
+        await SaveAsync();
+        await DeliverWorkerCreditsAsync();
         CocoonTelemetry.EscrowCharged.Add(chargeNanoTon);
         return new Settlement(requestId, chargeNanoTon, workerId, Balance());
     }
@@ -135,21 +227,56 @@ public sealed class EscrowAccountGrain(
     /// <inheritdoc />
     public async Task<EscrowBalance> ReleaseAsync(string requestId)
     {
+        Guard();
         if (S.Reservations.Remove(requestId))
         {
-            await state.WriteStateAsync();
+            await SaveAsync();
         }
 
         return Balance();
     }
 
     /// <inheritdoc />
-    public Task<EscrowBalance> GetBalanceAsync() => Task.FromResult(Balance());
+    public Task<EscrowBalance> GetBalanceAsync()
+    {
+        Guard();
+        return Task.FromResult(Balance());
+    }
+
+    /// <inheritdoc />
+    public Task<EscrowLedger> GetLedgerAsync()
+    {
+        Guard();
+        return Task.FromResult(Ledger());
+    }
+
+    /// <inheritdoc />
+    public async Task<EscrowLedger> ConfirmChargedOnChainAsync(long tokens)
+    {
+        Guard();
+        ArgumentOutOfRangeException.ThrowIfNegative(tokens);
+        if (tokens > ChargedTokens)
+        {
+            // The chain has charged more than this ledger ever did: the row is older than what the proxy signed on
+            // chain (a rolled-back database). Nothing here can be trusted any more.
+            _frozen = true;
+            LogRolledBack(AccountId, tokens, ChargedTokens);
+            Guard();
+        }
+
+        if (tokens > S.ChargedOnChainTokens)
+        {
+            S.ChargedOnChainTokens = tokens;
+            await SaveAsync();
+        }
+
+        return Ledger();
+    }
 
     /// <inheritdoc />
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        if (reminderName != ExpiryReminder)
+        if (reminderName != ExpiryReminder || _frozen)
         {
             return;
         }
@@ -163,7 +290,7 @@ public sealed class EscrowAccountGrain(
 
         if (expired.Count > 0)
         {
-            await state.WriteStateAsync();
+            await SaveAsync();
         }
 
         if (S.Reservations.Count == 0 && await this.GetReminder(ExpiryReminder) is { } reminder)
@@ -202,6 +329,61 @@ public sealed class EscrowAccountGrain(
             S.Settled.Remove(old);
         }
     }
+
+    private long ChargedTokens => prices.PricePerToken > 0 ? S.Charged / prices.PricePerToken : 0;
+
+    private EscrowLedger Ledger() => new(AccountId, Balance(), ChargedTokens, S.ChargedOnChainTokens, S.Seq);
+
+    private void Guard()
+    {
+        if (_frozen)
+        {
+            throw SignedStates.Frozen($"Escrow account '{AccountId}'");
+        }
+    }
+
+    /// <summary>Signs and writes the state; credits a worker acknowledged since the last write are dropped first.</summary>
+    private async Task SaveAsync()
+    {
+        S.PendingWorkerCredits.RemoveAll(c => c.Seq <= _deliveredCreditSeq);
+        signer.Seal(StateKind, AccountId, S);
+        await state.WriteStateAsync();
+    }
+
+    /// <summary>
+    /// Sends the outbox to the workers' earnings grains, in order. A failure leaves the rest for the next call or
+    /// activation; the earnings grain ignores a credit number it has already applied, so resending is harmless.
+    /// </summary>
+    private async Task DeliverWorkerCreditsAsync()
+    {
+        foreach (var credit in S.PendingWorkerCredits)
+        {
+            if (credit.Seq <= _deliveredCreditSeq)
+            {
+                continue;
+            }
+
+            try
+            {
+                await GrainFactory.GetGrain<IWorkerEarningsGrain>(credit.WorkerId).CreditAsync(AccountId, credit.Seq, credit.Tokens);
+                _deliveredCreditSeq = credit.Seq;
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                LogCreditDeferred(AccountId, credit.WorkerId, e.GetType().Name);
+                return;
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Escrow account '{AccountId}' is FROZEN: its stored state (seq {Seq}) does not carry a valid proxy signature; it was changed outside the proxy. Every call on it is refused.")]
+    private partial void LogFrozen(string accountId, long seq);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Escrow account '{AccountId}' is FROZEN: its client contract has charged {OnChain} tokens but this ledger only {Charged}; the database was rolled back.")]
+    private partial void LogRolledBack(string accountId, long onChain, long charged);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Escrow account '{AccountId}' could not credit worker '{WorkerId}' yet ({Error}); it is retried on the next call.")]
+    private partial void LogCreditDeferred(string accountId, string workerId, string error);
 
     private EscrowBalance Balance()
     {

@@ -75,6 +75,9 @@ public sealed class CocoonOptions
 
     /// <summary>How a proxy silo attests its gateway (DESIGN sections 2 and 7).</summary>
     public AttestationOptions Attestation { get; set; } = new();
+
+    /// <summary>The proxy key and on-chain settlement (DESIGN sections 2 and 6).</summary>
+    public Chain.ChainOptions Chain { get; set; } = new();
 }
 
 /// <summary>Where a proxy silo's TDX quotes come from.</summary>

@@ -43,6 +43,9 @@ public sealed record NodeSettings
     /// <summary>The shared simulated authority file (<c>Cocoon:Attestation:SimulatedAuthorityFile</c>).</summary>
     public string? SimulatedAuthorityFile { get; init; }
 
+    /// <summary>The proxy key and settlement (<c>Cocoon:Chain</c>).</summary>
+    public Chain.ChainSettings Chain { get; init; } = Node.Chain.ChainSettings.From(new Chain.ChainOptions());
+
     /// <summary>The models this silo's worker serves.</summary>
     public IReadOnlyList<string> WorkerModels => Worker.Models.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
@@ -260,6 +263,7 @@ public sealed record NodeSettings
             Worker = w,
             Devnet = options.Devnet,
             AttestationProvider = attestation,
+            Chain = Node.Chain.ChainSettings.From(options.Chain),
             ConfigFsTsmPath = options.Attestation.ConfigFsTsmPath,
             SiloTls = siloTls,
             AllowedImageHashes = allowedImageHashes,

@@ -81,6 +81,9 @@ public static class CocoonNode
         try
         {
             settings.RequireAllowedImageHashes();
+
+            // The proxy key signs money state (DESIGN section 2): a Production proxy without one stops here.
+            Chain.ChainWiring.Register(builder.Services, settings, options.Progress);
         }
         catch (CocoonConfigurationException)
         {
