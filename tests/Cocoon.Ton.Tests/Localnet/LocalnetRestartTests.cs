@@ -1,11 +1,13 @@
 using System.Numerics;
 using Cocoon.Node.Chain;
+using Cocoon.Ton.Contracts;
 using Cocoon.Ton.Crypto;
+using Cocoon.Ton.Settlement;
 using Cocoon.Ton.Wallets;
 
 namespace Cocoon.Ton.Tests.Localnet;
 
-/// <summary>A localnet stopped and started again on the same state file keeps its accounts, contracts, transactions and clock.</summary>
+/// <summary>A localnet stopped and started again on the same state file keeps its accounts, contracts (an escrow's charged tokens), transactions and clock.</summary>
 public sealed class LocalnetRestartTests(LocalnetFixture fixture) : IClassFixture<LocalnetFixture>
 {
     private const long Ton = 1_000_000_000;
@@ -19,6 +21,16 @@ public sealed class LocalnetRestartTests(LocalnetFixture fixture) : IClassFixtur
         using var otherKey = Ed25519KeyPair.Generate();
         var recipient = new WalletV5R1(otherKey.PublicKey).Address;
         await w.SendAsync([new WalletMessage(new InternalMessage(recipient, 2 * Ton, Bounce: false), SendMode.PayGasSeparately)]);
+        using var proxyKey = Ed25519KeyPair.Generate();
+        var escrow = new ClientContract(new ClientContractConfig(w.Address, fixture.Chain.FaucetAddress, proxyKey.PublicKey, 2, 300, Ton));
+        using (var signer = new Ed25519SettlementSigner(Ed25519KeyPair.FromSeed(proxyKey.ExportSeed())))
+        {
+            await w.SendAsync([escrow.DeployMessage(Ton)]);
+            await w.SendAsync([escrow.Message(ClientContract.SignedBody(signer.Sign(escrow.ChargePayload(1, 100), null)), 50_000_000)]);
+        }
+
+        var escrowBefore = await ClientContract.GetInfoAsync(fixture.Client, escrow.Address, Ct);
+        Assert.Equal(100UL, escrowBefore.TokensCharged);
         var advanced = await fixture.Chain.AdvanceTimeAsync(TimeSpan.FromHours(1), Ct);
 
         var walletBefore = await fixture.Client.GetWalletInformationAsync(w.Address, Ct);
@@ -41,6 +53,7 @@ public sealed class LocalnetRestartTests(LocalnetFixture fixture) : IClassFixtur
         Assert.Equal(new BigInteger(2 * Ton), (await client.GetAddressInformationAsync(recipient, Ct)).Balance);
         var txsAfter = await client.GetTransactionsAsync(w.Address, limit: 10, cancellationToken: Ct);
         Assert.Equal(txsBefore.Select(t => (t.Id.Lt, Convert.ToBase64String(t.Id.Hash))), txsAfter.Select(t => (t.Id.Lt, Convert.ToBase64String(t.Id.Hash))));
+        Assert.Equal(escrowBefore, await ClientContract.GetInfoAsync(client, escrow.Address, Ct));
         var rootAfter = await client.RunGetMethodAsync(again.RootAddress, "get_params", cancellationToken: Ct);
         Assert.Equal(rootBefore.Stack.Select(e => e.Number), rootAfter.Stack.Select(e => e.Number));
 
