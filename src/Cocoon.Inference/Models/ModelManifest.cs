@@ -55,33 +55,43 @@ public sealed record ModelManifest
     /// For text generation <see cref="MaxSequenceLength"/> is the context length and <see cref="Dimensions"/> the
     /// vocabulary size (the width of the logits).
     /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Tokenizer { get; init; }
 
     /// <summary>Byte-level BPE: the merges file among <see cref="Files"/>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? MergesFile { get; init; }
 
     /// <summary>Byte-level BPE: the regular expression that splits text before merging; Qwen2's when null.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? PreTokenizerPattern { get; init; }
 
     /// <summary>Added tokens that are matched whole in text (chat markers, end of text), with their ids.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyDictionary<string, int>? SpecialTokens { get; init; }
 
     /// <summary>A token put before every prompt, or null for none (Qwen has none).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? BosToken { get; init; }
 
     /// <summary>Tokens that end a completion (finish reason <c>stop</c>); at least one for text generation.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<string>? EosTokens { get; init; }
 
     /// <summary>How chat messages become a prompt; null for a model without one (completions only).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public ChatTemplate? ChatTemplate { get; init; }
 
     /// <summary>Text generation: the decoder layers (one <c>past_key_values.N.key/value</c> pair each).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public int NumLayers { get; init; }
 
     /// <summary>Text generation: the key/value heads of a layer's cache.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public int NumKvHeads { get; init; }
 
     /// <summary>Text generation: the width of one attention head.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public int HeadDim { get; init; }
 
     /// <summary>Reads a manifest from JSON.</summary>

@@ -33,6 +33,22 @@ public sealed class TinyModelTests(TinyLmFixture fixture, MiniLmFixture miniLm)
     }
 
     [Fact]
+    public void Generation_fields_are_left_out_of_an_embedding_manifest_and_round_trip_in_a_generation_one()
+    {
+        var embedding = File.ReadAllText(Path.Combine(miniLm.ModelDirectory, ModelManifest.FileName));
+        Assert.DoesNotContain("\"tokenizer\"", embedding, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"num_layers\"", embedding, StringComparison.Ordinal);
+
+        var parsed = ModelManifest.Parse(File.ReadAllBytes(Path.Combine(fixture.ModelDirectory, ModelManifest.FileName)));
+        Assert.Equal(fixture.Manifest.ChatTemplate!.Message, parsed.ChatTemplate!.Message);
+        Assert.Equal(fixture.Manifest.ChatTemplate.GenerationPrompt, parsed.ChatTemplate.GenerationPrompt);
+        Assert.Equal(["system", "user", "assistant"], parsed.ChatTemplate.Roles);
+        Assert.Equal(fixture.Manifest.EosTokens, parsed.EosTokens);
+        Assert.Equal(fixture.Manifest.SpecialTokens, parsed.SpecialTokens);
+        Assert.Equal((2, 4, 16), (parsed.NumLayers, parsed.NumKvHeads, parsed.HeadDim));
+    }
+
+    [Fact]
     public void A_flipped_byte_in_the_onnx_file_is_refused()
     {
         using var temp = new TempFolder();
