@@ -155,7 +155,10 @@ class LocalChain {
 
     async _open() {
         const o = this.options;
-        this.blockchain = await Blockchain.create();
+        // The sandbox's slim config: mainnet's with the validator sets, suspended and precompiled-contract lists and
+        // bridge parameters left out; the same gas and forwarding prices and global version (12). Every emulator
+        // call passes the config, so get-methods run ~4x faster and the state file is ~4x smaller than with the full one.
+        this.blockchain = await Blockchain.create({ config: 'slim' });
         this.blockchain.verbosity = { print: false, blockchainLogs: false, vmLogs: 'none', debugLogs: false };
         const { seed, created } = loadOrCreateOwnerKey(o.ownerKeyFile);
         this.ownerKeyFile = o.ownerKeyFile;
