@@ -46,6 +46,7 @@ public sealed class TextGenerationEngine : ITextGenerationEngine
     private long _decodeSteps;
     private int _largestStep;
     private KvBatch? _batch;
+    private readonly GenerationMetrics _metrics;
 
     private TextGenerationEngine(VerifiedModel model, TextGenerationEngineOptions options)
     {
@@ -84,6 +85,7 @@ public sealed class TextGenerationEngine : ITextGenerationEngine
         ExecutionProvider = provider;
         ModelName = manifest.Name;
         ModelSha256 = model.OnnxSha256;
+        _metrics = new GenerationMetrics(ModelName, () => Waiting, () => Running, Capacity);
         _scheduler = new Thread(Schedule) { IsBackground = true, Name = "cocoon-generation-" + manifest.Name };
         _scheduler.Start();
     }
@@ -121,6 +123,8 @@ public sealed class TextGenerationEngine : ITextGenerationEngine
     public GenerationTokenizer Tokenizer => _tokenizer;
 
     internal DecoderModel Model => _model;
+
+    internal System.Diagnostics.Metrics.Meter Meter => _metrics.Meter;
 
     /// <summary>
     /// Called on the scheduler thread before each step while sequences are running (before finished and cancelled ones
@@ -212,6 +216,7 @@ public sealed class TextGenerationEngine : ITextGenerationEngine
         _batch?.Dispose();
         _batch = null;
         _model.Dispose();
+        _metrics.Dispose();
         _signal.Dispose();
         _stopping.Dispose();
     }
@@ -450,7 +455,9 @@ public sealed class TextGenerationEngine : ITextGenerationEngine
         var empty = _model.EmptyCaches(1);
         try
         {
+            var start = System.Diagnostics.Stopwatch.GetTimestamp();
             var outputs = _model.Run(ids, positions, mask, 1, n, empty);
+            _metrics.RecordPrefill(n, start);
             sequence.Cache = outputs;
             sequence.Length = n;
             var vocabulary = _model.VocabularySize;
@@ -545,7 +552,9 @@ public sealed class TextGenerationEngine : ITextGenerationEngine
             mask.AsSpan((b * total) + (batch.MaxLength - sequence.Length), sequence.Length + 1).Fill(1);
         }
 
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
         var outputs = _model.Run(ids, positions, mask, rows, 1, batch.Caches);
+        _metrics.RecordStep(rows, start);
         Interlocked.Increment(ref _decodeSteps);
         if (rows > _largestStep)
         {
