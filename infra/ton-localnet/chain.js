@@ -177,6 +177,9 @@ class LocalChain {
             for (const e of saved.transactions ?? []) {
                 this._index(e);
             }
+            for (const list of this.txByAccount.values()) {
+                list.sort((a, b) => (a.ltBig < b.ltBig ? -1 : a.ltBig > b.ltBig ? 1 : 0));
+            }
             this.root = { address: Address.parse(saved.root.address), codeHashHex: saved.root.codeHashHex };
             if (saved.root.ownerPublicKeyHex !== this.owner.publicKey.toString('hex')) {
                 throw new Error(`${this.stateFile}: the root was deployed with owner key ${saved.root.ownerPublicKeyHex}, `
@@ -247,17 +250,22 @@ class LocalChain {
                 boc: tx.raw.toBoc().toString('base64'),
             });
         }
+        // The sandbox also keeps every transaction object for its own getTransactions, which is not used here;
+        // dropping them keeps a long-running localnet's memory flat (the log above is what the API serves).
+        if (Array.isArray(this.blockchain.transactions)) {
+            this.blockchain.transactions.length = 0;
+        }
         this._save();
     }
 
+    // Per account, oldest first: logical times only grow, so a new transaction is appended (a loaded log is sorted once).
     _index(entry) {
         let list = this.txByAccount.get(entry.account);
         if (!list) {
             list = [];
             this.txByAccount.set(entry.account, list);
         }
-        list.push(entry);
-        list.sort((a, b) => (BigInt(b.lt) > BigInt(a.lt) ? 1 : BigInt(b.lt) < BigInt(a.lt) ? -1 : 0));
+        list.push({ account: entry.account, lt: entry.lt, hash: entry.hash, now: entry.now, boc: entry.boc, ltBig: BigInt(entry.lt) });
         this.txCount++;
     }
 
@@ -270,7 +278,9 @@ class LocalChain {
         const serial = snapshotToSerializable({ ...snap, transactions: [] });
         const transactions = [];
         for (const list of this.txByAccount.values()) {
-            transactions.push(...list);
+            for (const e of list) {
+                transactions.push({ account: e.account, lt: e.lt, hash: e.hash, now: e.now, boc: e.boc });
+            }
         }
         const state = {
             format: STATE_FORMAT,
@@ -445,19 +455,21 @@ class LocalChain {
         const fromHash = params.hash ? normalizeHash(params.hash) : null;
         return this._exclusive(async () => {
             const list = this.txByAccount.get(address.toRawString()) ?? [];
-            let i = 0;
+            let i = list.length - 1;
             if (fromLt !== null) {
-                i = list.findIndex((e) => BigInt(e.lt) <= fromLt);
+                while (i >= 0 && list[i].ltBig > fromLt) {
+                    i--;
+                }
                 if (i < 0) {
                     return [];
                 }
-                if (fromHash && BigInt(list[i].lt) === fromLt && list[i].hash !== fromHash) {
+                if (fromHash && list[i].ltBig === fromLt && list[i].hash !== fromHash) {
                     throw new BadRequest(`transaction ${fromLt} of ${friendly(address)} has another hash`);
                 }
             }
             const out = [];
-            for (; i < list.length && out.length < limit; i++) {
-                if (BigInt(list[i].lt) <= toLt) {
+            for (; i >= 0 && out.length < limit; i--) {
+                if (list[i].ltBig <= toLt) {
                     break;
                 }
                 out.push(transactionJson(list[i], address));
