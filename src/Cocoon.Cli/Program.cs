@@ -6,6 +6,11 @@ var root = new RootCommand("cocoon: operate a Cocoon confidential inference netw
     DevnetCommand.Create(),
     AttestCommands.Create(),
     TonCommands.Create(),
+    StatusCommand.Create(),
+    WorkersCommands.Create(),
+    ModelsCommands.Create(),
+    new Command("accounts", "Escrow accounts and their API keys.") { AccountKeysCommands.Create() },
+    BenchCommand.Create(),
 };
 
 var parsed = root.Parse(args);

@@ -24,7 +24,11 @@ public static class OpenAiErrors
 
         context.Response.StatusCode = error.Status;
         context.Response.ContentType = "application/json";
-        if (error.Status == StatusCodes.Status503ServiceUnavailable)
+        if (error.RetryAfterSeconds is { } retryAfter)
+        {
+            context.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        else if (error.Status == StatusCodes.Status503ServiceUnavailable)
         {
             context.Response.Headers.RetryAfter = "1";
         }

@@ -132,6 +132,7 @@ internal sealed class DevnetRunner(DevnetRunOptions options, TextWriter output, 
                     ProcessId = Environment.ProcessId,
                     PostgresPort = postgres?.Port,
                 };
+                ready = WithOperatorAccess(ready, host.Services, state, connectionString);
                 AtomicFile.Write(readyPath, JsonSerializer.Serialize(ready, DevnetState.Json), ownerOnly: true);
                 output.WriteLine($"cocoon devnet ready: {ready.Gateway} (storage: {storage}, data: {dir}) -- try: " +
                                  $"curl -s {ready.Gateway}/v1/embeddings -H 'Authorization: Bearer {ready.ApiKey}' " +
@@ -179,6 +180,25 @@ internal sealed class DevnetRunner(DevnetRunOptions options, TextWriter output, 
         }
 
         return path;
+    }
+
+    // How operator commands (cocoon status, workers, models, accounts keys, bench) reach this devnet as an Orleans
+    // client: its ids, its client gateway, and what TLS to its silo checks (the simulated root and the image hash).
+    private static DevnetReadyFile WithOperatorAccess(DevnetReadyFile ready, IServiceProvider services, DevnetState state, string? connectionString)
+    {
+        var settings = services.GetRequiredService<NodeSettings>();
+        var attestation = services.GetService<NodeAttestation>();
+        var tls = settings.SiloTls && attestation is not null;
+        return ready with
+        {
+            ClusterId = settings.ClusterId,
+            ServiceId = settings.ServiceId,
+            AccountId = settings.Devnet.AccountId,
+            OrleansGateway = $"127.0.0.1:{state.ClientGatewayPort.ToString(System.Globalization.CultureInfo.InvariantCulture)}",
+            Membership = connectionString,
+            AuthorityFile = tls ? settings.SimulatedAuthorityFile : null,
+            ImageHash = tls ? attestation!.ImageHash : null,
+        };
     }
 
     private static int PickPort(int previous) =>
@@ -236,4 +256,11 @@ internal sealed record DevnetReadyFile
     [System.Text.Json.Serialization.JsonPropertyName("dataDir")] public required string DataDirectory { get; init; }
     [System.Text.Json.Serialization.JsonPropertyName("pid")] public required int ProcessId { get; init; }
     [System.Text.Json.Serialization.JsonPropertyName("postgresPort")] public int? PostgresPort { get; init; }
+    [System.Text.Json.Serialization.JsonPropertyName("clusterId")] public string? ClusterId { get; init; }
+    [System.Text.Json.Serialization.JsonPropertyName("serviceId")] public string? ServiceId { get; init; }
+    [System.Text.Json.Serialization.JsonPropertyName("account")] public string? AccountId { get; init; }
+    [System.Text.Json.Serialization.JsonPropertyName("orleansGateway")] public string? OrleansGateway { get; init; }
+    [System.Text.Json.Serialization.JsonPropertyName("membership")] public string? Membership { get; init; }
+    [System.Text.Json.Serialization.JsonPropertyName("authorityFile")] public string? AuthorityFile { get; init; }
+    [System.Text.Json.Serialization.JsonPropertyName("imageHash")] public string? ImageHash { get; init; }
 }

@@ -115,6 +115,7 @@ public sealed partial class InferenceServiceGrain(
             throw;
         }
 
+        await RecordKeyChargeAsync(apiKey, settlement.ChargedNanoTon);
         return new PaidEmbeddingResponse
         {
             RequestId = requestId,
