@@ -155,6 +155,9 @@ class LocalChain {
 
     async _open() {
         const o = this.options;
+        if (this.stateFile) {
+            this._lock();
+        }
         // The sandbox's slim config: mainnet's with the validator sets, suspended and precompiled-contract lists and
         // bridge parameters left out; the same gas and forwarding prices and global version (12). Every emulator
         // call passes the config, so get-methods run ~4x faster and the state file is ~4x smaller than with the full one.
@@ -216,6 +219,37 @@ class LocalChain {
                 throw new Error('deploying the root contract failed');
             }
         });
+    }
+
+    // One localnet per state file: FILE.lock holds the owner's pid; a lock left by a process that is gone is taken over.
+    _lock() {
+        const lockFile = `${this.stateFile}.lock`;
+        fs.mkdirSync(path.dirname(path.resolve(lockFile)), { recursive: true });
+        for (let attempt = 0; attempt < 2; attempt++) {
+            try {
+                fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+                this.lockFile = lockFile;
+                process.on('exit', () => this.unlock());
+                return;
+            } catch (e) {
+                if (e.code !== 'EEXIST') {
+                    throw e;
+                }
+                const pid = Number(fs.readFileSync(lockFile, 'utf8'));
+                if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+                    throw new Error(`${this.stateFile} is in use by another localnet (pid ${pid}, ${lockFile})`);
+                }
+                fs.rmSync(lockFile, { force: true });
+            }
+        }
+        throw new Error(`cannot take ${lockFile}`);
+    }
+
+    unlock() {
+        if (this.lockFile) {
+            fs.rmSync(this.lockFile, { force: true });
+            this.lockFile = null;
+        }
     }
 
     // Wall-clock seconds plus what /advance added; never behind the last transaction (the sandbox refuses that).
@@ -494,6 +528,15 @@ class LocalChain {
             state_file: this.stateFile ? path.resolve(this.stateFile) : null,
             restored: this.restored,
         };
+    }
+}
+
+function isAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (e) {
+        return e.code === 'EPERM';
     }
 }
 

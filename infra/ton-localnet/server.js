@@ -223,7 +223,7 @@ async function main() {
 
 if (require.main === module) {
     main().catch((e) => {
-        console.error(`localnet: ${e.stack ?? e}`);
+        console.error(`localnet: ${process.env.COCOON_LOCALNET_DEBUG === '1' ? e.stack : e.message ?? e}`);
         process.exit(1);
     });
 }

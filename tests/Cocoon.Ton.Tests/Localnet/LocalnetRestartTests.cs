@@ -70,6 +70,23 @@ public sealed class LocalnetRestartTests(LocalnetFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task A_second_localnet_on_the_same_folder_is_refused_while_the_first_runs()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "cocoon-localnet-twice-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            await using var first = await LocalnetFixture.StartAsync(dir);
+            var e = await Assert.ThrowsAsync<TonLocalnetException>(() => LocalnetFixture.StartAsync(dir));
+            Assert.Contains("is in use by another localnet", e.Message, StringComparison.Ordinal);
+            Assert.True(first.IsRunning);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_state_file_of_another_format_is_refused_with_a_clear_error()
     {
         var dir = Path.Combine(Path.GetTempPath(), "cocoon-localnet-bad-" + Guid.NewGuid().ToString("N")[..8]);
