@@ -47,6 +47,7 @@ public sealed class TextGenerationEngine : ITextGenerationEngine
     private int _largestStep;
     private KvBatch? _batch;
     private readonly GenerationMetrics _metrics;
+    private readonly TokenSampler.Scratch _scratch = new();
 
     private TextGenerationEngine(VerifiedModel model, TextGenerationEngineOptions options)
     {
@@ -581,7 +582,7 @@ public sealed class TextGenerationEngine : ITextGenerationEngine
     /// <summary>Samples the sequence's next token and streams what it adds; ends the sequence on EOS, a stop sequence or max_tokens.</summary>
     private void Accept(Sequence sequence, ReadOnlySpan<float> logits)
     {
-        var token = sequence.Sampler.Next(logits);
+        var token = sequence.Sampler.Next(logits, _scratch);
         sequence.TokenLog?.Add(token);
         sequence.CompletionTokens++;
         sequence.LastToken = token;
