@@ -42,6 +42,8 @@ const DEFAULT_ROOT_PARAMS = {
 const OP_ROOT_CHANGE_PRICE = 0xc52ed8d4;
 const FAUCET_SEED = 'cocoon-localnet-faucet';
 const MAX_FAUCET_NANO = 100000n * 1000000000n;
+const FAUCET_BALANCE = 1000000n * 1000000000n;
+const FAUCET_REFILL_BELOW = 10n * 1000000000n;
 
 class BadRequest extends Error {
     constructor(message) {
@@ -379,6 +381,11 @@ class LocalChain {
             throw new BadRequest(`amount must be between 1 and ${MAX_FAUCET_NANO} nanoTON`);
         }
         return this._exclusive(async () => {
+            // The faucet is a sandbox treasury; it is refilled to 1M TON whenever a transfer would leave it short.
+            const account = await this.blockchain.getContract(this.faucet.address);
+            if (account.balance < value + FAUCET_REFILL_BELOW) {
+                account.balance = FAUCET_BALANCE;
+            }
             const result = await this.faucet.send({ to, value, bounce: false });
             await this._record(result);
             const tx = result.transactions.find((t) => t.inMessage?.info.type === 'internal' && t.inMessage.info.dest.equals(to));
