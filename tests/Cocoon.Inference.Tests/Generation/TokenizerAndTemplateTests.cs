@@ -21,6 +21,31 @@ public sealed class TokenizerAndTemplateTests(TinyLmFixture fixture)
     }
 
     [Fact]
+    public async Task Concurrent_encoding_gives_what_encoding_alone_gives()
+    {
+        var tokenizer = fixture.Engine.Tokenizer;
+        var texts = Enumerable.Range(0, 64).Select(i => $"Request {i}: the cocoon and butterfly {i * 7919} ünï 🦋 {new string('x', i)}").ToArray();
+        var expected = texts.Select(tokenizer.Encode).ToArray();
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(worker => Task.Run(() =>
+        {
+            var mismatches = 0;
+            for (var round = 0; round < 20; round++)
+            {
+                for (var i = 0; i < texts.Length; i++)
+                {
+                    var t = (i + worker * 13 + round) % texts.Length;
+                    mismatches += tokenizer.Encode(texts[t]).SequenceEqual(expected[t]) ? 0 : 1;
+                }
+            }
+
+            return mismatches;
+        }, TestContext.Current.CancellationToken)));
+
+        Assert.Equal([0, 0, 0, 0], results);
+    }
+
+    [Fact]
     public void Learnt_merges_make_common_words_shorter_than_their_bytes()
     {
         const string text = "the cocoon and the butterfly";
