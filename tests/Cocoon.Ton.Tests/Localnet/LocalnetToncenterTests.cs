@@ -129,6 +129,15 @@ public sealed class LocalnetToncenterTests(LocalnetFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task An_endpoint_configured_as_the_full_jsonRPC_url_works_too()
+    {
+        using var http = new HttpClient();
+        var client = new ToncenterClient(http, new ToncenterOptions { Endpoint = new Uri(fixture.Chain.Endpoint, "jsonRPC"), MaxRetries = 0 });
+        var root = await client.GetAddressInformationAsync(fixture.Chain.RootAddress, Ct);
+        Assert.Equal("active", root.State);
+    }
+
+    [Fact]
     public async Task Get_method_on_an_account_without_code_gives_exit_code_minus_13()
     {
         using var key = Ed25519KeyPair.Generate();
