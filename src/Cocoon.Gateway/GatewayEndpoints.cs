@@ -14,7 +14,8 @@ public static class GatewayEndpoints
     private static readonly TimeSpan HealthTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// Maps <c>GET /healthz</c>, <c>GET /v1/attestation</c>, <c>GET /v1/models</c> and <c>POST /v1/embeddings</c>. Every refusal is an OpenAI
+    /// Maps <c>GET /healthz</c>, <c>GET /v1/attestation</c>, <c>GET /v1/models</c>, <c>POST /v1/embeddings</c>,
+    /// <c>POST /v1/chat/completions</c> and <c>POST /v1/completions</c>. Every refusal is an OpenAI
     /// error object; nothing of a request's content is logged.
     /// </summary>
     public static IEndpointRouteBuilder MapCocoonGateway(this IEndpointRouteBuilder endpoints)
@@ -101,6 +102,9 @@ public static class GatewayEndpoints
                 context.RequestAborted);
             await EmbeddingsEndpoint.WriteAsync(context, request, response);
         }));
+
+        endpoints.MapPost("/v1/chat/completions", context => Guarded(context, (grains, apiKey) => ChatCompletionsEndpoint.HandleAsync(context, grains, apiKey)));
+        endpoints.MapPost("/v1/completions", context => Guarded(context, (grains, apiKey) => CompletionsEndpoint.HandleAsync(context, grains, apiKey)));
 
         endpoints.MapGet("/v1/attestation", AttestationEndpoint.HandleAsync);
 

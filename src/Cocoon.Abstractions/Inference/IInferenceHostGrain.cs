@@ -11,6 +11,15 @@ public interface IInferenceHostGrain : IGrainWithStringKey
     /// <summary>Embeds the inputs and returns the vectors with exact token counts.</summary>
     [Alias("Embed"), ResponseTimeout("00:02:00")]
     Task<EmbeddingResponse> EmbedAsync(EmbeddingRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Generates text on this worker's text generation engine; see <see cref="TextGenerationChunk"/> for what the stream
+    /// holds. Cancelling, or disposing the enumeration, frees the engine's slot within one decode step. A prompt that does
+    /// not fit the model's context with the requested <c>max_tokens</c> is refused (400 <c>context_length_exceeded</c>)
+    /// before anything is yielded.
+    /// </summary>
+    [Alias("Generate")]
+    IAsyncEnumerable<TextGenerationChunk> GenerateAsync(GenerationRequest request, CancellationToken cancellationToken = default);
 }
 
 /// <summary>An embedding request as the worker receives it.</summary>

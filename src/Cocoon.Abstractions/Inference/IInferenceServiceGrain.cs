@@ -14,6 +14,18 @@ public interface IInferenceServiceGrain : IGrainWithIntegerKey
     [Alias("Embed"), ResponseTimeout("00:02:00")]
     Task<PaidEmbeddingResponse> EmbedAsync(string apiKey, EmbeddingRequest request, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// A chat completion of <see cref="GenerationRequest.Messages"/>, streamed and paid from the key's account (see
+    /// <see cref="PaidGenerationChunk"/>). Refusals (401, 400, 402, 404, 503) come before the first chunk; the account is
+    /// charged for the prompt and the completion tokens of the chunks taken, when the stream ends or is disposed.
+    /// </summary>
+    [Alias("Chat")]
+    IAsyncEnumerable<PaidGenerationChunk> ChatAsync(string apiKey, GenerationRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>A completion of <see cref="GenerationRequest.Prompt"/>; otherwise as <see cref="ChatAsync"/>.</summary>
+    [Alias("Complete")]
+    IAsyncEnumerable<PaidGenerationChunk> CompleteAsync(string apiKey, GenerationRequest request, CancellationToken cancellationToken = default);
+
     /// <summary>The deployed models with their live workers, for <c>GET /v1/models</c>.</summary>
     [Alias("ListModels")]
     Task<IReadOnlyList<ModelSummary>> ListModelsAsync(string apiKey);

@@ -12,7 +12,7 @@ namespace Cocoon.Grains.Inference;
 /// batches and bounds concurrency itself, so calls must not queue behind each other here.
 /// </summary>
 [WorkerSilo, Reentrant]
-public sealed class InferenceHostGrain(LocalWorkers workers, ILocalSiloDetails silo) : Grain, IInferenceHostGrain
+public sealed partial class InferenceHostGrain(LocalWorkers workers, ILocalSiloDetails silo) : Grain, IInferenceHostGrain
 {
     private LocalWorker _worker = null!;
 
@@ -37,10 +37,15 @@ public sealed class InferenceHostGrain(LocalWorkers workers, ILocalSiloDetails s
             throw new CocoonApiException(400, "model_not_served", $"Worker {_worker.WorkerId} serves {_worker.Registration.Model}, not {request.Model}.", "model");
         }
 
+        if (_worker.Embeddings is not { } embeddings)
+        {
+            throw new CocoonApiException(400, "model_not_served", $"Worker {_worker.WorkerId} does not serve embeddings.", "model");
+        }
+
         using var inference = CocoonTelemetry.StartInference(_worker.Registration.Model, _worker.WorkerId);
         try
         {
-            var result = await _worker.Embeddings.EmbedAsync(request.Inputs, new EmbeddingOptions { Truncate = request.Truncate }, cancellationToken);
+            var result = await embeddings.EmbedAsync(request.Inputs, new EmbeddingOptions { Truncate = request.Truncate }, cancellationToken);
             return new EmbeddingResponse { Vectors = result.Vectors, TokenCounts = result.TokenCounts, WorkerId = _worker.WorkerId };
         }
         catch (InferenceException e)

@@ -15,9 +15,11 @@ namespace Cocoon.Grains.Inference;
 /// <summary>
 /// The request pipeline of DESIGN section 4; see <see cref="IInferenceServiceGrain"/>. Stateless and reentrant, so it
 /// runs on whichever silo took the call and many requests interleave in one activation; its route cache is bounded
-/// in staleness, so the deployment grains are not on the hot path.
+/// in staleness, so the deployment grains are not on the hot path. One activation per silo: the streaming methods
+/// keep their enumerators in the activation that started them, and Orleans sends a stateless worker's later calls
+/// (next chunk, cancel, dispose) to any of its activations, so with several a stream would lose its enumerator.
 /// </summary>
-[StatelessWorker, Reentrant]
+[StatelessWorker(1), Reentrant]
 public sealed partial class InferenceServiceGrain(
     PriceList prices,
     RouteLoad load,

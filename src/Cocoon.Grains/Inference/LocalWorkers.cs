@@ -1,14 +1,16 @@
 using System.Collections.Concurrent;
 using Cocoon.Abstractions.Workers;
 using Cocoon.Inference.Embeddings;
+using Cocoon.Inference.Generation;
 
 namespace Cocoon.Grains.Inference;
 
 /// <summary>A worker running in this silo: its engine and what it registered.</summary>
 /// <param name="WorkerId">The worker id (its lease grain's key).</param>
 /// <param name="Registration">What it registered.</param>
-/// <param name="Embeddings">Its embedding engine.</param>
-public sealed record LocalWorker(string WorkerId, WorkerRegistration Registration, IEmbeddingEngine Embeddings);
+/// <param name="Embeddings">Its embedding engine, for an embedding model.</param>
+/// <param name="Generation">Its text generation engine, for a text generation model.</param>
+public sealed record LocalWorker(string WorkerId, WorkerRegistration Registration, IEmbeddingEngine? Embeddings, ITextGenerationEngine? Generation = null);
 
 /// <summary>The workers whose engines live in this silo (filled by the node's worker agent).</summary>
 public sealed class LocalWorkers

@@ -3,6 +3,7 @@ using Cocoon.Abstractions.Workers;
 using Cocoon.Grains.Inference;
 using Cocoon.Inference.Batching;
 using Cocoon.Inference.Embeddings;
+using Cocoon.Inference.Generation;
 using Cocoon.Inference.Models;
 using Cocoon.Inference.Runtime;
 using Cocoon.Node.Configuration;
@@ -12,8 +13,9 @@ using Microsoft.Extensions.Logging;
 namespace Cocoon.Node.Hosting;
 
 /// <summary>
-/// The worker role of a silo: loads its models through the verified model store, starts their engines (CUDA when
-/// usable, else CPU, and says which), registers a lease per model and renews it until the silo stops. Start-up
+/// The worker role of a silo: loads its models through the verified model store, starts their engines (an embedding
+/// engine or a text generation engine, as the manifest's kind says; CUDA when usable, else CPU, and says which), registers
+/// a lease per model and renews it until the silo stops. Start-up
 /// finishes only when every model is loaded and registered, so a started worker can serve.
 /// </summary>
 public sealed partial class WorkerAgent(
@@ -24,7 +26,7 @@ public sealed partial class WorkerAgent(
     NodeProgress progress,
     ILogger<WorkerAgent> logger) : IHostedService, IAsyncDisposable
 {
-    private readonly List<(LocalWorker Worker, EmbeddingEngine Engine)> _running = [];
+    private readonly List<(LocalWorker Worker, IAsyncDisposable Engine)> _running = [];
     private CancellationTokenSource? _stop;
     private Task? _renewals;
 
@@ -36,36 +38,30 @@ public sealed partial class WorkerAgent(
         var prefix = string.IsNullOrWhiteSpace(settings.Worker.Id) ? settings.SiloName : settings.Worker.Id;
         foreach (var model in settings.WorkerModels)
         {
-            var engine = LoadEngine(model);
+            var verified = LoadModel(model);
+            var (engine, deployment, provider) = StartEngine(model, verified);
             var registration = new WorkerRegistration
             {
                 Model = model,
-                ModelHash = engine.ModelSha256,
+                ModelHash = deployment.ModelHash,
                 SiloAddress = silo.SiloAddress.ToParsableString(),
                 Capacity = settings.Worker.Capacity,
                 Coefficient = settings.Worker.Coefficient,
                 OwnerAddress = settings.Worker.OwnerAddress,
-                ExecutionProvider = engine.ExecutionProvider.Name,
+                ExecutionProvider = provider.Name,
             };
-            var worker = new LocalWorker($"{prefix}.{model}", registration, engine);
+            var worker = new LocalWorker($"{prefix}.{model}", registration, engine as IEmbeddingEngine, engine as ITextGenerationEngine);
             workers.Add(worker);
             _running.Add((worker, engine));
 
             if (settings.AutoDeploy && await grains.GetGrain<IModelDeploymentGrain>(model).GetAsync() is null)
             {
-                await grains.GetGrain<IModelDeploymentGrain>(model).DeployAsync(new ModelDeployment
-                {
-                    Name = model,
-                    Kind = ModelKind.Embedding,
-                    ModelHash = engine.ModelSha256,
-                    ContextLength = engine.MaxSequenceLength,
-                    Dimensions = engine.Dimensions,
-                });
+                await grains.GetGrain<IModelDeploymentGrain>(model).DeployAsync(deployment);
             }
 
             await grains.GetGrain<IWorkerLeaseGrain>(worker.WorkerId).RenewAsync(registration, LeaseTime);
-            progress.Report($"worker {worker.WorkerId} serves {model} on {engine.ExecutionProvider}, capacity {registration.Capacity}");
-            LogServing(worker.WorkerId, model, engine.ExecutionProvider.Name, engine.ExecutionProvider.Reason, registration.Capacity);
+            progress.Report($"worker {worker.WorkerId} serves {model} on {provider}, capacity {registration.Capacity}");
+            LogServing(worker.WorkerId, model, provider.Name, provider.Reason, registration.Capacity);
         }
 
         if (_running.Count > 0)
@@ -108,13 +104,20 @@ public sealed partial class WorkerAgent(
         }
     }
 
-    private EmbeddingEngine LoadEngine(string model)
+    private VerifiedModel LoadModel(string model)
     {
         var directory = Path.Combine(Path.GetFullPath(settings.Worker.ModelsDirectory!), model);
-        if (!Directory.Exists(directory) && settings.Worker.InstallBuiltInModels && model == BuiltInModels.MiniLmName)
+        if (!Directory.Exists(directory) && settings.Worker.InstallBuiltInModels && model is BuiltInModels.MiniLmName or BuiltInModels.TinyLmName)
         {
             progress.Report($"installing the built-in {model} into {directory}");
-            BuiltInModels.MaterializeMiniLm(directory);
+            if (model == BuiltInModels.MiniLmName)
+            {
+                BuiltInModels.MaterializeMiniLm(directory);
+            }
+            else
+            {
+                BuiltInModels.MaterializeTinyLm(directory);
+            }
         }
 
         if (!Directory.Exists(directory))
@@ -132,21 +135,54 @@ public sealed partial class WorkerAgent(
             throw new CocoonConfigurationException("Cocoon:Worker:Models", $"model '{model}' in {directory} is refused: {e.Message}", e);
         }
 
-        if (verified.Manifest.Kind != ModelKinds.Embedding)
-        {
-            throw new CocoonConfigurationException("Cocoon:Worker:Models", $"model '{model}' is a {verified.Manifest.Kind} model; this build serves embedding models.");
-        }
+        return verified;
+    }
 
-        return EmbeddingEngine.Create(verified, new EmbeddingEngineOptions
+    // The engine the manifest's kind calls for, and the deployment a devnet worker creates for it.
+    private (IAsyncDisposable Engine, ModelDeployment Deployment, ExecutionProviderInfo Provider) StartEngine(string model, VerifiedModel verified)
+    {
+        var session = new OnnxSessionSettings { Preference = Enum.Parse<ExecutionProviderPreference>(settings.Worker.ExecutionProvider, ignoreCase: true) };
+        try
         {
-            Session = new OnnxSessionSettings { Preference = Enum.Parse<ExecutionProviderPreference>(settings.Worker.ExecutionProvider, ignoreCase: true) },
-            Batching = new BatchingOptions
+            switch (verified.Manifest.Kind)
             {
-                Capacity = settings.Worker.Capacity,
-                MaxBatchSize = settings.Worker.MaxBatchSize,
-                MaxWait = TimeSpan.FromMilliseconds(settings.Worker.MaxBatchWaitMilliseconds),
-            },
-        });
+                case ModelKinds.Embedding:
+                    var embeddings = EmbeddingEngine.Create(verified, new EmbeddingEngineOptions
+                    {
+                        Session = session,
+                        Batching = new BatchingOptions
+                        {
+                            Capacity = settings.Worker.Capacity,
+                            MaxBatchSize = settings.Worker.MaxBatchSize,
+                            MaxWait = TimeSpan.FromMilliseconds(settings.Worker.MaxBatchWaitMilliseconds),
+                        },
+                    });
+                    return (embeddings, new ModelDeployment
+                    {
+                        Name = model,
+                        Kind = ModelKind.Embedding,
+                        ModelHash = embeddings.ModelSha256,
+                        ContextLength = embeddings.MaxSequenceLength,
+                        Dimensions = embeddings.Dimensions,
+                    }, embeddings.ExecutionProvider);
+                case ModelKinds.TextGeneration:
+                    // Capacity is the decode batch: continuous batching runs up to this many sequences per step.
+                    var generation = TextGenerationEngine.Create(verified, new TextGenerationEngineOptions { Session = session, Capacity = settings.Worker.Capacity });
+                    return (generation, new ModelDeployment
+                    {
+                        Name = model,
+                        Kind = ModelKind.TextGeneration,
+                        ModelHash = generation.ModelSha256,
+                        ContextLength = generation.ContextLength,
+                    }, generation.ExecutionProvider);
+                default:
+                    throw new CocoonConfigurationException("Cocoon:Worker:Models", $"model '{model}' is a {verified.Manifest.Kind} model; this build serves embedding and text-generation models.");
+            }
+        }
+        catch (Cocoon.Inference.InferenceException e)
+        {
+            throw new CocoonConfigurationException("Cocoon:Worker:Models", $"model '{model}' cannot start: {e.Message}", e);
+        }
     }
 
     private async Task RenewLoopAsync(CancellationToken cancellationToken)
