@@ -1,7 +1,10 @@
 using Cocoon.Abstractions.Accounts;
 using Cocoon.Abstractions.Escrow;
 using Cocoon.Abstractions.Models;
+using Cocoon.Grains.Inference;
+using Cocoon.Inference.Generation;
 using Cocoon.Inference.Models;
+using Microsoft.Extensions.DependencyInjection;
 using Cocoon.Testing;
 
 [assembly: AssemblyFixture(typeof(Cocoon.Gateway.Tests.GatewayCluster))]
@@ -9,18 +12,21 @@ using Cocoon.Testing;
 namespace Cocoon.Gateway.Tests;
 
 /// <summary>
-/// One proxy silo (serving the HTTP gateway) and two worker silos (each running all-MiniLM-L6-v2), on PostgreSQL,
-/// as three real silos talking TCP; plus an independent reference: a plain ONNX Runtime session fed one text at a
-/// time (no batching, no padding), tokenization and mean pooling written out here.
+/// One proxy silo (serving the HTTP gateway) and two worker silos (each running all-MiniLM-L6-v2 and the built-in tiny
+/// text generation model), on PostgreSQL, as three real silos talking TCP; plus independent references: a plain ONNX
+/// Runtime session fed one text at a time (no batching, no padding), tokenization and mean pooling written out here, and
+/// a text generation engine of its own over the same tiny model, called directly.
 /// </summary>
 public sealed class GatewayCluster : IAsyncLifetime
 {
     private readonly PostgresFixture _postgres = new();
     public const string Model = BuiltInModels.MiniLmName;
     public const long PricePerToken = 20;
+    public const string TextModel = BuiltInModels.TinyLmName;
 
     private readonly string _models = Directory.CreateTempSubdirectory("cocoon-gateway-models-").FullName;
     private MiniLmReference? _reference;
+    private TextGenerationEngine? _textReference;
 
     public CocoonTestNode Proxy { get; private set; } = null!;
 
@@ -45,6 +51,10 @@ public sealed class GatewayCluster : IAsyncLifetime
         var model = ModelStore.LoadFolder(modelDir);
         _reference = new MiniLmReference(model);
 
+        var textDir = Path.Combine(_models, TextModel);
+        BuiltInModels.MaterializeTinyLm(textDir);
+        _textReference = TextGenerationEngine.Create(ModelStore.LoadFolder(textDir), new TextGenerationEngineOptions { Capacity = 1 });
+
         Proxy = await CocoonTestNode.StartAsync(ClusterId, "proxy", ConnectionString, "proxy");
         // The operator deploys the model; workers attach to it.
         await Proxy.Grains.GetGrain<IModelDeploymentGrain>(Model).DeployAsync(new ModelDeployment
@@ -55,9 +65,16 @@ public sealed class GatewayCluster : IAsyncLifetime
             ContextLength = 256,
             Dimensions = 384,
         });
+        await Proxy.Grains.GetGrain<IModelDeploymentGrain>(TextModel).DeployAsync(new ModelDeployment
+        {
+            Name = TextModel,
+            Kind = ModelKind.TextGeneration,
+            ModelHash = _textReference.ModelSha256,
+            ContextLength = _textReference.ContextLength,
+        });
         var worker = new Dictionary<string, string?>
         {
-            ["Cocoon:Worker:Models"] = Model,
+            ["Cocoon:Worker:Models"] = Model + "," + TextModel,
             ["Cocoon:Worker:ModelsDirectory"] = _models,
             ["Cocoon:Worker:ExecutionProvider"] = "Cpu",
             ["Cocoon:Worker:Capacity"] = "2",
@@ -83,6 +100,25 @@ public sealed class GatewayCluster : IAsyncLifetime
     /// <summary>The embedding of <paramref name="text"/> from an unbatched direct ONNX Runtime run.</summary>
     public float[] Reference(string text) => _reference!.Embed(text);
 
+    /// <summary>The tiny text generation model called directly, outside the cluster: the reference for what the gateway returns.</summary>
+    public TextGenerationEngine TextReference => _textReference!;
+
+    /// <summary>What the engine itself generates for <paramref name="prompt"/>: every chunk, the last with its finish reason.</summary>
+    public async Task<IReadOnlyList<GenerationChunk>> ReferenceChunksAsync(string prompt, GenerationOptions options)
+    {
+        var chunks = new List<GenerationChunk>();
+        await foreach (var chunk in TextReference.GenerateAsync(prompt, options))
+        {
+            chunks.Add(chunk);
+        }
+
+        return chunks;
+    }
+
+    /// <summary>The text generation engines of both workers (their <c>Running</c> is the slots in use).</summary>
+    public IEnumerable<ITextGenerationEngine> WorkerTextEngines() =>
+        new[] { WorkerA, WorkerB }.Select(n => n.Host.Services.GetRequiredService<LocalWorkers>().All.Single(w => w.Generation is not null).Generation!);
+
     public async ValueTask DisposeAsync()
     {
         foreach (var node in new[] { WorkerA, WorkerB, Proxy })
@@ -94,6 +130,11 @@ public sealed class GatewayCluster : IAsyncLifetime
         }
 
         _reference?.Dispose();
+        if (_textReference is not null)
+        {
+            await _textReference.DisposeAsync();
+        }
+
         Directory.Delete(_models, recursive: true);
         await _postgres.DisposeAsync();
     }
