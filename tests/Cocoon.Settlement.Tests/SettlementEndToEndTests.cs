@@ -1,0 +1,180 @@
+using Cocoon.Abstractions;
+using Cocoon.Abstractions.Escrow;
+using Cocoon.Ton.Addresses;
+using Cocoon.Ton.Contracts;
+using Cocoon.Ton.Crypto;
+using Cocoon.Ton.Settlement;
+
+namespace Cocoon.Settlement.Tests;
+
+/// <summary>
+/// Issue 5 "what must be shown", on the real chain, database, model and gateway: a deposit credited once, paid
+/// requests, the charge and the worker payout on chain with balances equal to the ledger to the nanoTON, forged and
+/// replayed charges refused by the contract without moving the ledger, and settlement catching up after the chain
+/// endpoint was down, with no double charge or payout.
+/// </summary>
+public sealed class SettlementEndToEndTests(SettlementCluster cluster)
+{
+    private static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(60);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Deposit_requests_charge_and_payout_reach_the_chain_and_match_the_ledger_to_the_nanoton()
+    {
+        var (accountId, apiKey) = await cluster.NewAccountAsync("e2e");
+        var client = await cluster.NewWalletAsync(20_000_000_000);
+        var channel = await cluster.Settlement.RegisterClientAsync(accountId, client.Address.ToFriendlyString());
+        var contract = TonAddress.Parse(channel.ContractAddress);
+        var escrowContract = new ClientContract(new ClientContractConfig(client.Address, cluster.ProxyWallet.Address, cluster.ProxyKey.PublicKey,
+            SettlementCluster.PricePerToken, 300, 1_000_000_000));
+        Assert.Equal(escrowContract.Address, contract);
+
+        // Deposit: the client deploys its escrow with a 5 TON top-up; the watcher credits value - 0.01 TON, once.
+        await client.SendAsync([escrowContract.DeployMessage(5_000_000_000)]);
+        await cluster.Settlement.SettleNowAsync(SettleTimeout);
+        await cluster.Settlement.SettleNowAsync(SettleTimeout);
+        var deposited = 5_000_000_000 - (long)ClientContract.TopUpFee;
+        Assert.Equal(new EscrowBalance(deposited, 0, 0, deposited), await cluster.Escrow(accountId).GetBalanceAsync());
+
+        // Paid requests through the gateway, on the real model.
+        string? workerId = null;
+        for (var i = 0; i < 5; i++)
+        {
+            var answer = await cluster.EmbedAsync(apiKey, $"settlement request {i}", "a second input to embed");
+            Assert.Equal(384, answer["data"]![0]!["embedding"]!.AsArray().Count);
+            workerId = answer["cocoon"]!["worker"]!.GetValue<string>();
+        }
+
+        var ledger = await cluster.Escrow(accountId).GetLedgerAsync();
+        Assert.True(ledger.ChargedTokens > 0);
+        Assert.Equal(ledger.ChargedTokens * SettlementCluster.PricePerToken, ledger.Balance.Charged);
+
+        // The worker is paid to an address of its owner's.
+        using var ownerKey = Ed25519KeyPair.Generate();
+        var owner = new Cocoon.Ton.Wallets.WalletV5R1(ownerKey.PublicKey).Address;
+        var workerChannel = await cluster.Settlement.RegisterWorkerAsync(workerId!, owner.ToFriendlyString());
+        var workerContract = TonAddress.Parse(workerChannel.ContractAddress);
+
+        var status = await cluster.Settlement.SettleNowAsync(SettleTimeout);
+
+        // Charge on chain: the contract's counter is the ledger's, and its balance is the ledger's balance, exactly.
+        ledger = await cluster.Escrow(accountId).GetLedgerAsync();
+        var onChain = await ClientContract.GetInfoAsync(cluster.Ton, contract, Ct);
+        Assert.Equal((ulong)ledger.ChargedTokens, onChain.TokensCharged);
+        Assert.Equal(ledger.ChargedTokens, ledger.ChargedOnChainTokens);
+        Assert.Equal(ledger.Balance.Balance, (long)onChain.Balance);
+        Assert.Equal(deposited - ledger.Balance.Charged, (long)onChain.Balance);
+
+        // Payout on chain: the worker contract paid every earned token, and the owner received exactly the earnings;
+        // its balance is that minus the fees of the transactions that brought it.
+        var earnings = await cluster.Earnings(workerId!).GetAsync();
+        Assert.True(earnings.EarnedTokens >= ledger.ChargedTokens); // this account's tokens, and other tests' on the same worker
+        Assert.Equal(earnings.EarnedTokens, earnings.PaidTokens);
+        Assert.Equal((ulong)earnings.EarnedTokens, await WorkerContract.GetTokensPaidAsync(cluster.Ton, workerContract, Ct));
+        var ownerTxs = await cluster.Ton.GetTransactionsAsync(owner, 20, cancellationToken: Ct);
+        var received = ownerTxs.Where(t => t.InMessage is { } m && TonAddress.Parse(m.Source).Equals(workerContract)).Sum(t => (long)t.InMessage!.Value);
+        var fees = ownerTxs.Sum(t => (long)t.Fee);
+        Assert.Equal(earnings.EarnedNanoTon, received);
+        Assert.Equal(earnings.EarnedNanoTon - fees, (long)await cluster.BalanceAsync(owner));
+
+        // The proxy committed its state to the root.
+        Assert.True(status.CommittedSeqno > 0);
+        Assert.Equal((ulong)status.CommittedSeqno, (await RootContract.GetProxyAsync(cluster.Ton, cluster.Chain.RootAddress, cluster.ProxyWallet.Address, Ct)).Seqno);
+
+        // A second settle finds nothing to do and moves nothing.
+        await cluster.Settlement.SettleNowAsync(SettleTimeout);
+        Assert.Equal(onChain, await ClientContract.GetInfoAsync(cluster.Ton, contract, Ct));
+        Assert.Equal(earnings, await cluster.Earnings(workerId!).GetAsync());
+    }
+
+    [Fact]
+    public async Task Forged_and_replayed_charges_are_refused_by_the_contract_and_the_ledger_does_not_move()
+    {
+        var (accountId, apiKey) = await cluster.NewAccountAsync("forge");
+        var client = await cluster.NewWalletAsync(20_000_000_000);
+        var channel = await cluster.Settlement.RegisterClientAsync(accountId, client.Address.ToFriendlyString());
+        var contract = new ClientContract(new ClientContractConfig(client.Address, cluster.ProxyWallet.Address, cluster.ProxyKey.PublicKey,
+            SettlementCluster.PricePerToken, 300, 1_000_000_000));
+        await client.SendAsync([contract.DeployMessage(3_000_000_000)]);
+        await cluster.Settlement.SettleNowAsync(SettleTimeout); // credits the deposit
+        await cluster.EmbedAsync(apiKey, "one paid request");
+        await cluster.Settlement.SettleNowAsync(SettleTimeout);
+        var before = await cluster.Escrow(accountId).GetLedgerAsync();
+        var infoBefore = await ClientContract.GetInfoAsync(cluster.Ton, contract.Address, Ct);
+        Assert.Equal((ulong)before.ChargedTokens, infoBefore.TokensCharged);
+
+        // Forged: a charge for far more tokens, signed by a key that is not the proxy's.
+        using var forgedSigner = new Ed25519SettlementSigner(Ed25519KeyPair.Generate());
+        var forged = forgedSigner.Sign(contract.ChargePayload(900, infoBefore.TokensCharged + 1_000_000), client.Address);
+        await client.SendAsync([contract.Message(ClientContract.SignedBody(forged), 50_000_000)]);
+        Assert.Equal(ContractErrors.BadSignature, await LastExitCodeAsync(contract.Address));
+
+        // Replayed: the proxy's own signature over the count already charged (what a resent charge carries).
+        using var proxySigner = new Ed25519SettlementSigner(Ed25519KeyPair.FromSeed(cluster.ProxyKey.ExportSeed()));
+        var replay = proxySigner.Sign(contract.ChargePayload(901, infoBefore.TokensCharged), client.Address);
+        await client.SendAsync([contract.Message(ClientContract.SignedBody(replay), 50_000_000)]);
+        Assert.Equal(ContractErrors.TokensNotIncreasing, await LastExitCodeAsync(contract.Address));
+
+        await cluster.Settlement.SettleNowAsync(SettleTimeout);
+        Assert.Equal(infoBefore, await ClientContract.GetInfoAsync(cluster.Ton, contract.Address, Ct));
+        var after = await cluster.Escrow(accountId).GetLedgerAsync();
+        Assert.Equal(before.Balance, after.Balance);
+        Assert.Equal(before.ChargedTokens, after.ChargedTokens);
+        Assert.Equal(before.ChargedOnChainTokens, after.ChargedOnChainTokens);
+        Assert.Equal(channel.ContractAddress, contract.Address.ToFriendlyString());
+    }
+
+    [Fact]
+    public async Task With_the_chain_down_requests_are_served_and_settlement_catches_up_without_double_charges()
+    {
+        var (accountId, apiKey) = await cluster.NewAccountAsync("down");
+        var client = await cluster.NewWalletAsync(20_000_000_000);
+        await cluster.Settlement.RegisterClientAsync(accountId, client.Address.ToFriendlyString());
+        var contract = new ClientContract(new ClientContractConfig(client.Address, cluster.ProxyWallet.Address, cluster.ProxyKey.PublicKey,
+            SettlementCluster.PricePerToken, 300, 1_000_000_000));
+        await client.SendAsync([contract.DeployMessage(3_000_000_000)]);
+        await cluster.Settlement.SettleNowAsync(SettleTimeout); // credits the deposit
+        await cluster.EmbedAsync(apiKey, "before the outage");
+        await cluster.Settlement.SettleNowAsync(SettleTimeout);
+        var settledBefore = await cluster.Escrow(accountId).GetLedgerAsync();
+
+        await cluster.Chain.StopAsync();
+        try
+        {
+            // Served from the escrow balance while the chain is unreachable; settling says why it cannot.
+            for (var i = 0; i < 3; i++)
+            {
+                await cluster.EmbedAsync(apiKey, $"during the outage {i}");
+            }
+
+            var e = await Assert.ThrowsAsync<CocoonApiException>(() => cluster.Settlement.SettleNowAsync(TimeSpan.FromSeconds(2)));
+            Assert.Equal("chain_unavailable", e.Code);
+            var status = await cluster.Settlement.GetStatusAsync();
+            Assert.True(status.ConsecutiveFailures > 0);
+            Assert.NotNull(status.LastError);
+        }
+        finally
+        {
+            await cluster.RestartChainAsync();
+        }
+
+        var caughtUp = await cluster.Settlement.SettleNowAsync(SettleTimeout);
+        var ledger = await cluster.Escrow(accountId).GetLedgerAsync();
+        var onChain = await ClientContract.GetInfoAsync(cluster.Ton, contract.Address, Ct);
+        Assert.True(ledger.ChargedTokens > settledBefore.ChargedTokens);
+        Assert.Equal((ulong)ledger.ChargedTokens, onChain.TokensCharged);
+        Assert.Equal(ledger.Balance.Balance, (long)onChain.Balance); // charged once: balance equals the ledger exactly
+        Assert.Equal(0, caughtUp.ConsecutiveFailures);
+
+        // Settling again after the catch-up sends nothing more.
+        await cluster.Settlement.SettleNowAsync(SettleTimeout);
+        Assert.Equal(onChain, await ClientContract.GetInfoAsync(cluster.Ton, contract.Address, Ct));
+    }
+
+    private async Task<int> LastExitCodeAsync(TonAddress contract)
+    {
+        var newest = (await cluster.Ton.GetTransactionsAsync(contract, 1, cancellationToken: Ct))[0];
+        return TransactionSummary.Parse(newest.Data!).ExitCode;
+    }
+}
