@@ -137,8 +137,71 @@ public static class TinyModelBuilder
             File.WriteAllBytes(Path.Combine(directory, name), bytes);
         }
 
+        WriteHuggingFaceConfigs(directory, spec, vocabularySize, special, sentencePiece);
+
         File.WriteAllBytes(Path.Combine(directory, ModelManifest.FileName), manifest.ToJson());
         return manifest;
+    }
+
+    /// <summary>
+    /// config.json, tokenizer_config.json and generation_config.json as Hugging Face writes them (the fields
+    /// <see cref="HuggingFaceImport"/> reads), so the folder also looks like an exported model. The manifest does not list
+    /// them: nothing reads them at run time.
+    /// </summary>
+    private static void WriteHuggingFaceConfigs(string directory, TinyModelSpec spec, int vocabularySize, Dictionary<string, int> special, bool sentencePiece)
+    {
+        WriteJson(Path.Combine(directory, "config.json"), w =>
+        {
+            w.WriteString("model_type", "cocoon-tiny");
+            w.WriteNumber("hidden_size", spec.Hidden);
+            w.WriteNumber("intermediate_size", spec.FeedForward);
+            w.WriteNumber("num_hidden_layers", spec.Layers);
+            w.WriteNumber("num_attention_heads", spec.Heads);
+            w.WriteNumber("num_key_value_heads", spec.Heads);
+            w.WriteNumber("head_dim", spec.Hidden / spec.Heads);
+            w.WriteNumber("vocab_size", vocabularySize);
+            w.WriteNumber("max_position_embeddings", spec.ContextLength);
+            w.WriteNumber("seed", spec.Seed);
+        });
+        WriteJson(Path.Combine(directory, "tokenizer_config.json"), w =>
+        {
+            w.WriteStartObject("added_tokens_decoder");
+            foreach (var (token, id) in special.OrderBy(p => p.Value))
+            {
+                w.WriteStartObject(id.ToString(CultureInfo.InvariantCulture));
+                w.WriteString("content", token);
+                w.WriteBoolean("special", true);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndObject();
+            w.WriteBoolean("add_bos_token", false);
+            w.WriteString("eos_token", sentencePiece ? "</s>" : ImEnd);
+            // ChatML, as Qwen's template renders it for plain messages.
+            w.WriteString("chat_template",
+                "{%- for message in messages %}{{- '" + ImStart + "' + message['role'] + '\\n' + message['content'] + '" + ImEnd + "' + '\\n' }}{%- endfor %}" +
+                "{%- if add_generation_prompt %}{{- '" + ImStart + "assistant\\n' }}{%- endif %}");
+        });
+        WriteJson(Path.Combine(directory, "generation_config.json"), w =>
+        {
+            w.WriteStartArray("eos_token_id");
+            w.WriteNumberValue(special[ImEnd]);
+            if (!sentencePiece)
+            {
+                w.WriteNumberValue(special[EndOfText]);
+            }
+
+            w.WriteEndArray();
+        });
+    }
+
+    private static void WriteJson(string path, Action<Utf8JsonWriter> body)
+    {
+        using var stream = File.Create(path);
+        using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        writer.WriteStartObject();
+        body(writer);
+        writer.WriteEndObject();
     }
 
     /// <summary>vocab.json and merges.txt as Hugging Face writes them; the ChatML and end-of-text tokens follow the merges.</summary>
