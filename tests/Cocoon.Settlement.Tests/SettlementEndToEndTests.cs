@@ -1,5 +1,6 @@
 using Cocoon.Abstractions;
 using Cocoon.Abstractions.Escrow;
+using Cocoon.Abstractions.Settlement;
 using Cocoon.Ton.Addresses;
 using Cocoon.Ton.Contracts;
 using Cocoon.Ton.Crypto;
@@ -170,6 +171,33 @@ public sealed class SettlementEndToEndTests(SettlementCluster cluster)
         // Settling again after the catch-up sends nothing more.
         await cluster.Settlement.SettleNowAsync(SettleTimeout);
         Assert.Equal(onChain, await ClientContract.GetInfoAsync(cluster.Ton, contract.Address, Ct));
+    }
+
+    [Fact]
+    public async Task The_registry_mirrors_the_root_parameters_and_allow_lists()
+    {
+        var registry = cluster.Node.Grains.GetGrain<IRegistryGrain>(cluster.Chain.RootAddress.ToFriendlyString());
+        var onChain = await RootContract.GetParamsAsync(cluster.Ton, cluster.Chain.RootAddress, Ct);
+        var model = RootContract.ModelHash("all-minilm-l6-v2@" + Guid.NewGuid().ToString("N"));
+
+        var mirrored = await registry.RefreshAsync();
+        var before = await registry.IsAllowedAsync(RegistryHashKind.Model, Convert.ToHexStringLower(model));
+        using (var ownerKey = cluster.Chain.LoadOwnerKey())
+        {
+            await new Wallet(cluster, ownerKey, new Cocoon.Ton.Wallets.WalletV5R1(ownerKey.PublicKey))
+                .SendAsync([RootContract.Message(cluster.Chain.RootAddress, RootContract.AddModelHashBody(7, model), 50_000_000)]);
+        }
+
+        await registry.RefreshAsync();
+        var after = await registry.IsAllowedAsync(RegistryHashKind.Model, Convert.ToHexStringLower(model));
+
+        Assert.Equal((long)onChain.ParamsVersion, mirrored.ParamsVersion);
+        Assert.Equal((long)onChain.PricePerToken, mirrored.Prices.PricePerToken);
+        Assert.Equal((long)onChain.WorkerFeePerToken, mirrored.Prices.WorkerFeePerToken);
+        Assert.Equal(onChain.CompletionTokensPriceMultiplier, mirrored.Prices.CompletionMultiplier);
+        Assert.Equal((long)onChain.MinClientStake, mirrored.MinClientStake);
+        Assert.False(before);
+        Assert.True(after);
     }
 
     private async Task<int> LastExitCodeAsync(TonAddress contract)

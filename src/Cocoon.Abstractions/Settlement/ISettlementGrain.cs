@@ -86,4 +86,10 @@ public sealed record SettlementStatus
 
     /// <summary>Consecutive failed attempts.</summary>
     [Id(8)] public int ConsecutiveFailures { get; init; }
+
+    /// <summary>The proxy's public key (hex), the contracts' <c>proxy_public_key</c>.</summary>
+    [Id(9)] public string ProxyPublicKey { get; init; } = "";
+
+    /// <summary>The price per token client contracts are deployed with (one on-chain token = one adjusted token).</summary>
+    [Id(10)] public long PricePerToken { get; init; }
 }

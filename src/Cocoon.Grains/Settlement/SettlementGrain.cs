@@ -582,6 +582,8 @@ public sealed partial class SettlementGrain(
             CommittedSeqno = S.CommittedSeqno,
             LastError = _lastError,
             ConsecutiveFailures = _failures,
+            ProxyPublicKey = Convert.ToHexStringLower(signer.PublicKey.Span),
+            PricePerToken = prices.PricePerToken,
         };
     }
 
