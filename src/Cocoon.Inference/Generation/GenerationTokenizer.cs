@@ -51,7 +51,7 @@ public sealed class GenerationTokenizer
                 _ => throw new InferenceException(InferenceErrorCodes.InvalidManifest, $"Model '{manifest.Name}': tokenizer '{manifest.Tokenizer}' is not supported."),
             };
         }
-        catch (Exception ex) when (ex is JsonException or ArgumentException or InvalidOperationException or FormatException or IOException)
+        catch (Exception ex) when (ex is JsonException or ArgumentException or InvalidOperationException or FormatException or IOException or KeyNotFoundException or IndexOutOfRangeException)
         {
             throw new InferenceException(InferenceErrorCodes.InvalidManifest, $"Model '{manifest.Name}': the tokenizer files cannot be read: {ex.Message}", innerException: ex);
         }

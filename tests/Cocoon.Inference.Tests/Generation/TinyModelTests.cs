@@ -48,6 +48,23 @@ public sealed class TinyModelTests(TinyLmFixture fixture, MiniLmFixture miniLm)
         Assert.Equal((2, 4, 16), (parsed.NumLayers, parsed.NumKvHeads, parsed.HeadDim));
     }
 
+    [Theory]
+    [InlineData("vocab.json", "{\"a\": ")]
+    [InlineData("merges.txt", "#version: 0.2\nnot-a-token another-unknown\n")]
+    [InlineData("tokenizer.model", "\u0001\u0002garbage")]
+    public void Tokenizer_files_that_do_not_make_a_tokenizer_are_refused_as_invalid_manifest(string file, string content)
+    {
+        using var temp = new TempFolder();
+        var manifest = TinyModelBuilder.Write(temp.Path, new TinyModelSpec { Tokenizer = file == "tokenizer.model" ? TokenizerKinds.SentencePiece : TokenizerKinds.ByteLevelBpe });
+        var bytes = System.Text.Encoding.UTF8.GetBytes(content);
+        File.WriteAllBytes(Path.Combine(temp.Path, file), bytes);
+        var files = manifest.Files.Select(f => f.Path == file ? new ModelFileEntry(file, ModelStore.Sha256Hex(bytes), bytes.Length) : f).ToList();
+        File.WriteAllBytes(Path.Combine(temp.Path, ModelManifest.FileName), (manifest with { Files = files }).ToJson());
+
+        var error = Assert.Throws<InferenceException>(() => TextGenerationEngine.Create(ModelStore.LoadFolder(temp.Path), TinyLmFixture.Options(1)));
+        Assert.Equal(InferenceErrorCodes.InvalidManifest, error.Code);
+    }
+
     [Fact]
     public void A_flipped_byte_in_the_onnx_file_is_refused()
     {
