@@ -83,7 +83,8 @@ internal sealed class DevnetRunner(DevnetRunOptions options, TextWriter output, 
                 ["Cocoon:Storage:Provider"] = storage == "memory" ? nameof(StorageProvider.Memory) : nameof(StorageProvider.PostgreSql),
                 ["Cocoon:Storage:ConnectionString"] = connectionString,
                 ["Cocoon:Gateway:Url"] = $"http://127.0.0.1:{options.Port}",
-                ["Cocoon:Worker:Models"] = Inference.Models.BuiltInModels.MiniLmName,
+                // Embeddings and the built-in tiny text generation model, so /v1/chat/completions works out of the box.
+                ["Cocoon:Worker:Models"] = Inference.Models.BuiltInModels.MiniLmName + "," + Inference.Models.BuiltInModels.TinyLmName,
                 ["Cocoon:Worker:ModelsDirectory"] = Path.Combine(dir, "models"),
                 ["Cocoon:Devnet:ApiKey"] = state.ApiKey,
                 // The proxy key signs every escrow row (DESIGN section 2); kept in the data folder so a restarted devnet
