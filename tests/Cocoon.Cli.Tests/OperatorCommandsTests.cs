@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Cocoon.Inference.Models;
+using Cocoon.Testing;
 
 namespace Cocoon.Cli.Tests;
 
@@ -67,14 +68,21 @@ public sealed class OperatorCommandsTests(OperatorDevnet devnet) : IClassFixture
             Assert.True(silo.GetProperty("processId").GetInt32() > 0);
         }
 
-        // The devnet serves the tiny text generation model beside MiniLM.
-        Assert.Equal([OperatorDevnet.DevnetWorker, "devnet." + BuiltInModels.TinyLmName], proxy.GetProperty("workers").EnumerateArray().Select(w => w.GetString()).Order(StringComparer.Ordinal));
+        Assert.Equal([OperatorDevnet.DevnetWorker], proxy.GetProperty("workers").EnumerateArray().Select(w => w.GetString()));
         Assert.Equal([OperatorDevnet.SecondWorker], worker.GetProperty("workers").EnumerateArray().Select(w => w.GetString()));
 
         var (code, table, _) = await devnet.CliAsync("status");
         Assert.Equal(0, code);
         Assert.Contains("proxy,worker", table, StringComparison.Ordinal);
         Assert.Contains(OperatorDevnet.SecondWorker, table, StringComparison.Ordinal);
+
+        // Connection mistakes: one line each, 2 for a wrong command line, 1 when there is nothing to connect to.
+        var (partial, _, partialError) = await devnet.CliAsync("status", "--membership", "Host=127.0.0.1");
+        Assert.Equal(2, partial);
+        Assert.Equal("cocoon status: --membership, --gateway and --image-hash are for a deployment: give its --cluster-id too.", partialError.Trim());
+        await using var missing = NodeProcess.Start("cocoon", ["workers", "list", "--data-dir", Path.Combine(devnet.Directory, "nothing-here")]);
+        Assert.Equal(1, await missing.WaitForExitAsync(TimeSpan.FromMinutes(1)));
+        Assert.StartsWith("cocoon workers list: no devnet is running with --data-dir", missing.StandardError.Trim(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -264,6 +272,7 @@ public sealed class OperatorCommandsTests(OperatorDevnet devnet) : IClassFixture
         Assert.Equal(BuiltInModels.MiniLmName, json.GetProperty("model").GetString());
         Assert.Equal(24, json.GetProperty("requests").GetInt32());
         Assert.Equal(0, json.GetProperty("errors").GetInt32());
+        Assert.Empty(json.GetProperty("errorsByKind").EnumerateObject());
         Assert.True(json.GetProperty("requestsPerSecond").GetDouble() > 0);
         var latency = json.GetProperty("latencyMs");
         var (p50, p95, p99) = (latency.GetProperty("p50").GetDouble(), latency.GetProperty("p95").GetDouble(), latency.GetProperty("p99").GetDouble());
