@@ -68,7 +68,8 @@ public sealed class OperatorCommandsTests(OperatorDevnet devnet) : IClassFixture
             Assert.True(silo.GetProperty("processId").GetInt32() > 0);
         }
 
-        Assert.Equal([OperatorDevnet.DevnetWorker], proxy.GetProperty("workers").EnumerateArray().Select(w => w.GetString()));
+        // The devnet serves the tiny text generation model beside MiniLM.
+        Assert.Equal([OperatorDevnet.DevnetWorker, "devnet." + BuiltInModels.TinyLmName], proxy.GetProperty("workers").EnumerateArray().Select(w => w.GetString()).Order(StringComparer.Ordinal));
         Assert.Equal([OperatorDevnet.SecondWorker], worker.GetProperty("workers").EnumerateArray().Select(w => w.GetString()));
 
         var (code, table, _) = await devnet.CliAsync("status");
