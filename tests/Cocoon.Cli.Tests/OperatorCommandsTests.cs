@@ -292,6 +292,19 @@ public sealed class OperatorCommandsTests(OperatorDevnet devnet) : IClassFixture
         }
 
         Assert.Contains("bench: done, 6 requests", stderr, StringComparison.Ordinal);
+        // Streamed chat on the devnet's tiny generation model: time to first token and completion tokens.
+        var streamed = await devnet.JsonAsync("bench", "--requests", "6", "--concurrency", "2", "--stream", "--max-tokens", "8");
+        Assert.Equal("/v1/chat/completions", streamed.GetProperty("endpoint").GetString());
+        Assert.Equal(BuiltInModels.TinyLmName, streamed.GetProperty("model").GetString());
+        Assert.True(streamed.GetProperty("stream").GetBoolean());
+        Assert.Equal(6, streamed.GetProperty("requests").GetInt32());
+        Assert.Equal(0, streamed.GetProperty("errors").GetInt32());
+        var ttft = streamed.GetProperty("timeToFirstTokenMs");
+        Assert.True(ttft.GetProperty("p50").GetDouble() > 0);
+        Assert.True(ttft.GetProperty("max").GetDouble() <= streamed.GetProperty("latencyMs").GetProperty("max").GetDouble());
+        Assert.Equal("completion", streamed.GetProperty("tokenKind").GetString());
+        Assert.InRange(streamed.GetProperty("tokens").GetInt64(), 6, 6 * 8);
+
         var (streamCode, _, streamError) = await devnet.CliAsync("bench", "--requests", "2", "--stream", "--model", BuiltInModels.MiniLmName);
         Assert.Equal(2, streamCode);
         Assert.Contains("--stream is for chat models", streamError, StringComparison.Ordinal);
