@@ -7,9 +7,10 @@ var root = new RootCommand("cocoon: operate a Cocoon confidential inference netw
     AttestCommands.Create(),
     TonCommands.Create(),
     StatusCommand.Create(),
-    WorkersCommands.Create(),
+    WithSubcommand(WorkersCommands.Create(), WorkerEarningsCommand.Create()),
     ModelsCommands.Create(),
-    new Command("accounts", "Escrow accounts and their API keys.") { AccountKeysCommands.Create() },
+    new Command("accounts", "Escrow accounts and their API keys.") { AccountKeysCommands.Create(), AccountsCommands.CreateTopUp(), AccountsCommands.CreateShow() },
+    SettleCommands.Create(),
     BenchCommand.Create(),
 };
 
@@ -28,3 +29,9 @@ if (parsed.Errors.Count > 0 && parsed.Action is not System.CommandLine.Help.Help
 // Process termination (Ctrl-C, SIGTERM) is left to the commands: the devnet's host stops the silo and then the
 // database, which takes longer than System.CommandLine's default grace period.
 return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+
+static Command WithSubcommand(Command command, Command subcommand)
+{
+    command.Subcommands.Add(subcommand);
+    return command;
+}

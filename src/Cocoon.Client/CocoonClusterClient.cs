@@ -101,6 +101,8 @@ public sealed class CocoonClusterClient : IAsyncDisposable
         options.ConfigureLogging?.Invoke(builder.Logging);
         builder.UseOrleansClient(client =>
         {
+            // The app's current trace (W3C trace context) continues into the silos' spans (DESIGN section 10).
+            client.AddActivityPropagation();
             client.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = options.ClusterId;

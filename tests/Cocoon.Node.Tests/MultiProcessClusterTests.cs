@@ -58,6 +58,7 @@ public sealed class MultiProcessClusterTests(PostgresFixture postgres)
             "--Cocoon:Silo:GatewayPort", PostgresServer.FreeLoopbackPort().ToString(CultureInfo.InvariantCulture),
             "--Cocoon:Storage:ConnectionString", db,
             "--Cocoon:Gateway:Url", "http://127.0.0.1:0",
+            "--Cocoon:Admin:Port", "0", // several nodes on one machine: each its own admin port
             "--Cocoon:Attestation:Provider", "None", // no TDX on test machines; see CocoonTestNode
             "--Cocoon:Chain:ProxyMnemonic", CocoonTestNode.ProxyMnemonic, // a Production proxy needs its key
         ]);

@@ -47,6 +47,9 @@ public sealed class CocoonTestNode : IAsyncDisposable
     /// <summary>The HTTP gateway's base URL for proxy silos with the gateway on.</summary>
     public Uri? GatewayUrl => Host.Services.GetService<GatewayServer>()?.BoundUrl;
 
+    /// <summary>The admin server's base URL (metrics, health, readiness, dashboard); each test node has a free port.</summary>
+    public Uri? AdminUrl => Host.Services.GetService<Cocoon.Node.Observability.AdminServer>()?.BoundUrl;
+
     /// <summary>Builds and starts a silo.</summary>
     /// <param name="cluster">Cluster and service id (one per test class keeps tests apart).</param>
     /// <param name="roles"><c>proxy</c>, <c>worker</c> or <c>proxy,worker</c>.</param>
@@ -74,6 +77,7 @@ public sealed class CocoonTestNode : IAsyncDisposable
             ["Cocoon:Storage:Provider"] = connectionString is null ? "Memory" : "PostgreSql",
             ["Cocoon:Storage:ConnectionString"] = connectionString,
             ["Cocoon:Gateway:Url"] = "http://127.0.0.1:0",
+            ["Cocoon:Admin:Port"] = "0",
             // Devnet nodes attest with simulated quotes (the devnet default). Production nodes would need TDX
             // (ConfigFsTsm) and refuse to start without it, so the tests' Production nodes say explicitly that they
             // serve no attestation; a test that wants one passes Cocoon:Attestation:Provider in `extra`.

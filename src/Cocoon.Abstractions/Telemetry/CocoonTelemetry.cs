@@ -171,6 +171,13 @@ public static class CocoonTelemetry
         }.Select(InstrumentName.Of),
     ];
 
+    /// <summary>
+    /// The instruments that have no series until their event first happens (a generated token, a failed chain call, an
+    /// attestation failure): a scrape of a node that has seen none lacks them, and that is not a fault.
+    /// </summary>
+    public static IReadOnlyList<InstrumentName> ConditionalPrometheusNames { get; } =
+        [.. new Instrument[] { TimeToFirstToken, ChainFailures, AttestationFailures }.Select(InstrumentName.Of)];
+
     /// <summary>Starts a span of the request path (null when nobody listens).</summary>
     public static Activity? StartSpan(string name, ActivityKind kind = ActivityKind.Internal) => Source.StartActivity(name, kind);
 

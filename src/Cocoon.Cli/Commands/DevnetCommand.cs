@@ -30,10 +30,11 @@ internal static class DevnetCommand
         };
         storage.AcceptOnlyFromAmong("auto", "postgresql", "memory");
         var verbose = new Option<bool>("--verbose") { Description = "Show the silo's informational logs." };
+        var noChain = new Option<bool>("--no-chain") { Description = "Run without the local TON chain: balances stay off chain, nothing is settled." };
 
         var command = new Command("devnet", "Run a whole Cocoon network on this machine: PostgreSQL, one silo with both roles, the gateway.")
         {
-            dataDir, port, storage, verbose,
+            dataDir, port, storage, verbose, noChain,
         };
         CancellationTokenSource? stopSource = null;
         command.SetAction(async (parse, cancellationToken) =>
@@ -55,11 +56,11 @@ internal static class DevnetCommand
             try
             {
                 var runner = new DevnetRunner(
-                    new DevnetRunOptions(parse.GetValue(dataDir)!, portValue, parse.GetValue(storage)!, parse.GetValue(verbose)),
+                    new DevnetRunOptions(parse.GetValue(dataDir)!, portValue, parse.GetValue(storage)!, parse.GetValue(verbose)) { Chain = !parse.GetValue(noChain) },
                     Console.Out, Console.Error);
                 return await runner.RunAsync(cancellationToken);
             }
-            catch (Exception e) when (e is DevnetException or CocoonConfigurationException or PostgresServerException)
+            catch (Exception e) when (e is DevnetException or CocoonConfigurationException or PostgresServerException or Node.Chain.TonLocalnetException)
             {
                 await Console.Error.WriteLineAsync($"cocoon devnet: {e.Message}");
                 return 1;

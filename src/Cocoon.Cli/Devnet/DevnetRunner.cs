@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Cocoon.Node.Chain;
 using Cocoon.Node.Configuration;
 using Cocoon.Node.Hosting;
 using Cocoon.Node.Storage;
@@ -9,7 +10,11 @@ using Microsoft.Extensions.Logging;
 namespace Cocoon.Cli.Devnet;
 
 /// <summary>Settings of one <c>cocoon devnet</c> run.</summary>
-internal sealed record DevnetRunOptions(string DataDirectory, int Port, string Storage, bool Verbose);
+internal sealed record DevnetRunOptions(string DataDirectory, int Port, string Storage, bool Verbose)
+{
+    /// <summary>Run the local TON chain (default; <c>--no-chain</c> turns it off).</summary>
+    public bool Chain { get; init; } = true;
+}
 
 /// <summary>
 /// <c>cocoon devnet</c>: a whole Cocoon network on one machine. A private PostgreSQL (or memory, loudly, when the
@@ -31,6 +36,7 @@ internal sealed class DevnetRunner(DevnetRunOptions options, TextWriter output, 
         var state = DevnetState.LoadOrCreate(statePath);
 
         PostgresServer? postgres = null;
+        TonLocalnet? chain = null;
         try
         {
             string storage;
@@ -62,10 +68,21 @@ internal sealed class DevnetRunner(DevnetRunOptions options, TextWriter output, 
                 Step($"PostgreSQL is up on 127.0.0.1:{postgres.Port}{(postgres.Adopted ? " (reused)" : "")}");
             }
 
+            if (options.Chain)
+            {
+                // The local TON chain (infra/ton-localnet) with its state in DIR/chain, on the port it had before.
+                Step("starting the local TON chain");
+                chain = await TonLocalnet.StartAsync(
+                    new TonLocalnetOptions { DataDirectory = Path.Combine(dir, "chain"), Port = PickPort(state.ChainPort) }, Step, cancellationToken);
+            }
+
             state = state with
             {
+                ChainPort = chain?.Port ?? state.ChainPort,
                 SiloPort = PickPort(state.SiloPort),
                 ClientGatewayPort = PickPort(state.ClientGatewayPort),
+                // The admin port (metrics, health, dashboard): the usual 9464 when free, else any free loopback port.
+                AdminPort = PickPort(state.AdminPort > 0 ? state.AdminPort : Node.Observability.AdminOptions.DefaultPort),
                 PostgresPort = postgres?.Port,
             };
             state.Save(statePath);
@@ -83,6 +100,7 @@ internal sealed class DevnetRunner(DevnetRunOptions options, TextWriter output, 
                 ["Cocoon:Storage:Provider"] = storage == "memory" ? nameof(StorageProvider.Memory) : nameof(StorageProvider.PostgreSql),
                 ["Cocoon:Storage:ConnectionString"] = connectionString,
                 ["Cocoon:Gateway:Url"] = $"http://127.0.0.1:{options.Port}",
+                ["Cocoon:Admin:Port"] = state.AdminPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 // Embeddings and the built-in tiny text generation model, so /v1/chat/completions works out of the box.
                 ["Cocoon:Worker:Models"] = Inference.Models.BuiltInModels.MiniLmName + "," + Inference.Models.BuiltInModels.TinyLmName,
                 ["Cocoon:Worker:ModelsDirectory"] = Path.Combine(dir, "models"),
@@ -90,6 +108,10 @@ internal sealed class DevnetRunner(DevnetRunOptions options, TextWriter output, 
                 // The proxy key signs every escrow row (DESIGN section 2); kept in the data folder so a restarted devnet
                 // verifies what it wrote before.
                 ["Cocoon:Chain:ProxyKeyFile"] = EnsureProxyKey(dir),
+                // Operator commands present DIR/operator-token; the silo knows only its SHA-256 (README "Who may call what").
+                ["Cocoon:Operators:TokenSha256"] = EnsureOperatorToken(dir),
+                ["Cocoon:Chain:Endpoint"] = chain?.Endpoint.ToString(),
+                ["Cocoon:Chain:RootAddress"] = chain?.RootAddress.ToFriendlyString(),
                 // Quiet unless asked: the devnet prints its own progress lines.
                 ["Logging:LogLevel:Default"] = options.Verbose ? "Information" : "Warning",
                 ["Logging:LogLevel:Orleans"] = options.Verbose ? "Information" : "Warning",
@@ -132,8 +154,18 @@ internal sealed class DevnetRunner(DevnetRunOptions options, TextWriter output, 
                     DataDirectory = dir,
                     ProcessId = Environment.ProcessId,
                     PostgresPort = postgres?.Port,
+                    Admin = host.Services.GetService<Node.Observability.AdminServer>()?.BoundUrl?.ToString().TrimEnd('/'),
                 };
                 ready = WithOperatorAccess(ready, host.Services, state, connectionString);
+                if (chain is not null)
+                {
+                    ready = ready with
+                    {
+                        Chain = await DevnetChainSetup.PrepareAsync(chain, host.Services, dir,
+                            host.Services.GetRequiredService<NodeSettings>().Devnet.AccountId, Step, cancellationToken),
+                    };
+                }
+
                 AtomicFile.Write(readyPath, JsonSerializer.Serialize(ready, DevnetState.Json), ownerOnly: true);
                 output.WriteLine($"cocoon devnet ready: {ready.Gateway} (storage: {storage}, data: {dir}) -- try: " +
                                  $"curl -s {ready.Gateway}/v1/embeddings -H 'Authorization: Bearer {ready.ApiKey}' " +
@@ -150,6 +182,12 @@ internal sealed class DevnetRunner(DevnetRunOptions options, TextWriter output, 
         }
         finally
         {
+            if (chain is not null)
+            {
+                await chain.StopAsync();
+                Step("local TON chain stopped");
+            }
+
             if (postgres is not null)
             {
                 await postgres.StopAsync();
@@ -172,6 +210,19 @@ internal sealed class DevnetRunner(DevnetRunOptions options, TextWriter output, 
     }
 
     /// <summary>The devnet's proxy key file (a 24-word TON mnemonic, owner-only), created on the first run.</summary>
+    // The operator token of this devnet, kept in DIR/operator-token (owner only) so a restart keeps it; returns its SHA-256.
+    private static string EnsureOperatorToken(string dir)
+    {
+        var path = Path.Combine(dir, "operator-token");
+        if (!File.Exists(path))
+        {
+            AtomicFile.Write(path, Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_') + "\n", ownerOnly: true);
+        }
+
+        var token = File.ReadAllText(path).Trim();
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)));
+    }
+
     private static string EnsureProxyKey(string dir)
     {
         var path = Path.Combine(dir, "proxy-key.txt");
@@ -257,6 +308,8 @@ internal sealed record DevnetReadyFile
     [System.Text.Json.Serialization.JsonPropertyName("dataDir")] public required string DataDirectory { get; init; }
     [System.Text.Json.Serialization.JsonPropertyName("pid")] public required int ProcessId { get; init; }
     [System.Text.Json.Serialization.JsonPropertyName("postgresPort")] public int? PostgresPort { get; init; }
+    [System.Text.Json.Serialization.JsonPropertyName("admin")] public string? Admin { get; init; }
+    [System.Text.Json.Serialization.JsonPropertyName("chain")] public DevnetChainInfo? Chain { get; init; }
     [System.Text.Json.Serialization.JsonPropertyName("clusterId")] public string? ClusterId { get; init; }
     [System.Text.Json.Serialization.JsonPropertyName("serviceId")] public string? ServiceId { get; init; }
     [System.Text.Json.Serialization.JsonPropertyName("account")] public string? AccountId { get; init; }

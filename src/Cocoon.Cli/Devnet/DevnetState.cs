@@ -14,6 +14,8 @@ internal sealed record DevnetState
     [JsonPropertyName("siloPort")] public int SiloPort { get; init; }
     [JsonPropertyName("clientGatewayPort")] public int ClientGatewayPort { get; init; }
     [JsonPropertyName("postgresPort")] public int? PostgresPort { get; init; }
+    [JsonPropertyName("adminPort")] public int AdminPort { get; init; }
+    [JsonPropertyName("chainPort")] public int ChainPort { get; init; }
 
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Cocoon.Abstractions;
 using Cocoon.Abstractions.Inference;
+using Cocoon.Abstractions.Telemetry;
 using Cocoon.Inference;
 using Cocoon.Inference.Generation;
 
@@ -41,6 +42,8 @@ public sealed partial class InferenceHostGrain
                 + $"{(long)promptTokens + Math.Max(maxTokens, 1)} tokens ({promptTokens} in the {param}, {Math.Max(maxTokens, 1)} in the completion). "
                 + $"Please reduce the length of the {param} or completion.", param);
         }
+
+        using var inference = CocoonTelemetry.StartInference(_worker.Registration.Model, _worker.WorkerId);
 
         // Nothing has run yet: the caller reserves the worst case now and asks for the next chunk to start generating.
         yield return new TextGenerationChunk("", promptTokens, 0, maxTokens, null);

@@ -4,6 +4,8 @@ using Cocoon.Abstractions.Escrow;
 using Cocoon.Abstractions.Inference;
 using Cocoon.Abstractions.Models;
 using Cocoon.Abstractions.Pricing;
+using Cocoon.Abstractions.Telemetry;
+using Cocoon.Grains.Telemetry;
 using Cocoon.Abstractions.Workers;
 using Microsoft.Extensions.Logging;
 
@@ -23,11 +25,11 @@ public sealed partial class InferenceServiceGrain
 
     /// <inheritdoc />
     public IAsyncEnumerable<PaidGenerationChunk> ChatAsync(string apiKey, GenerationRequest request, CancellationToken cancellationToken = default) =>
-        GenerateAsync(apiKey, request, chat: true, cancellationToken);
+        GenerationTelemetry.MeasureAsync(GenerateAsync(apiKey, request, chat: true, cancellationToken), CocoonTelemetry.Operations.Chat, cancellationToken);
 
     /// <inheritdoc />
     public IAsyncEnumerable<PaidGenerationChunk> CompleteAsync(string apiKey, GenerationRequest request, CancellationToken cancellationToken = default) =>
-        GenerateAsync(apiKey, request, chat: false, cancellationToken);
+        GenerationTelemetry.MeasureAsync(GenerateAsync(apiKey, request, chat: false, cancellationToken), CocoonTelemetry.Operations.Completions, cancellationToken);
 
     private async IAsyncEnumerable<PaidGenerationChunk> GenerateAsync(
         string apiKey, GenerationRequest request, bool chat, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -36,6 +38,7 @@ public sealed partial class InferenceServiceGrain
         Validate(request, chat);
         var routes = await GetRoutesAsync(request.Model);
         RequireServable(request.Model, routes, ModelKind.TextGeneration);
+        RequestTelemetry.Current?.SetModel(request.Model);
         var cap = request.MaxCoefficient ?? long.MaxValue;
         var eligible = routes.Workers.Where(w => w.Registration.Coefficient <= cap).ToList();
         var worker = PickWorker(eligible, exclude: null) ?? throw NoWorker(request.Model, routes.Workers.Count > 0 && request.MaxCoefficient is not null);
@@ -165,6 +168,7 @@ public sealed partial class InferenceServiceGrain
     // Starts the stream on the worker's silo and reads its first chunk: the prompt's size, before anything is generated.
     private async Task<IAsyncEnumerator<TextGenerationChunk>> OpenAsync(WorkerLease worker, GenerationRequest request, CancellationToken cancellationToken)
     {
+        RequestTelemetry.Current?.SetWorker(worker.WorkerId);
         RequestContext.Set(WorkerSiloPlacement.SiloKey, worker.Registration.SiloAddress);
         IAsyncEnumerator<TextGenerationChunk>? stream = null;
         try

@@ -58,7 +58,7 @@ public sealed class SettlementState : ISignedState
                 .WriteInt64(Pending.CommitSeqno).WriteInt64(Pending.Items.Count);
             foreach (var item in Pending.Items)
             {
-                writer.WriteString(item.Kind).WriteString(item.Id).WriteInt64(item.Tokens);
+                writer.WriteString(item.Kind).WriteString(item.Id).WriteInt64(item.Tokens).WriteInt64(item.ContractTokens);
             }
         }
     }
@@ -142,9 +142,16 @@ public sealed class PendingTransfer
     [Id(5)] public long CommitSeqno { get; set; }
 }
 
-/// <summary>One signed charge or payout in a pending transfer.</summary>
+/// <summary>
+/// One signed charge (the account's cumulative tokens) or one worker's share of a payout (its earned tokens; the
+/// contract's signed count, summed over the workers paid to the same owner, in <see cref="ContractTokens"/>).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("cocoon.settlement.PendingItem")]
-public sealed record PendingItem([property: Id(0)] string Kind, [property: Id(1)] string Id, [property: Id(2)] long Tokens);
+public sealed record PendingItem([property: Id(0)] string Kind, [property: Id(1)] string Id, [property: Id(2)] long Tokens)
+{
+    /// <summary>For a payout: the cumulative count signed for the worker contract.</summary>
+    [Id(3)] public long ContractTokens { get; init; }
+}
 
 /// <summary>
 /// See <see cref="ISettlementGrain"/>. Charges and payouts are cumulative token counts signed by the proxy key, so a
@@ -381,12 +388,21 @@ public sealed partial class SettlementGrain(
             }
             else if (item.Kind == "payout" && S.Workers.TryGetValue(item.Id, out var worker))
             {
+                // The contract's count is the sum over the workers sharing it; once it reaches what was signed, each
+                // worker's own share at signing time is paid.
                 var paid = await chain.GetTokensPaidAsync(TonAddress.Parse(worker.Contract), cancellationToken);
-                await GrainFactory.GetGrain<IWorkerEarningsGrain>(item.Id).ConfirmPaidOnChainAsync(paid);
-                worker.ConfirmedTokens = Math.Max(worker.ConfirmedTokens, paid);
-                if (paid < item.Tokens)
+                foreach (var sharing in S.Workers.Values.Where(w => w.Contract == worker.Contract))
                 {
-                    LogNotApplied("payout", item.Id, item.Tokens, paid);
+                    sharing.ConfirmedTokens = Math.Max(sharing.ConfirmedTokens, paid);
+                }
+
+                if (paid >= item.ContractTokens)
+                {
+                    await GrainFactory.GetGrain<IWorkerEarningsGrain>(item.Id).ConfirmPaidOnChainAsync(item.Tokens);
+                }
+                else
+                {
+                    LogNotApplied("payout", item.Id, item.ContractTokens, paid);
                 }
             }
         }
@@ -474,10 +490,19 @@ public sealed partial class SettlementGrain(
             items.Add(new PendingItem("charge", accountId, ledger.ChargedTokens));
         }
 
-        foreach (var (workerId, link) in S.Workers.OrderBy(p => p.Key, StringComparer.Ordinal))
+        // A worker contract belongs to (owner, proxy): workers paid to the same owner share one contract and one
+        // cumulative token count, the sum of their earnings.
+        foreach (var group in S.Workers.GroupBy(p => p.Value.Contract, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
-            var earnings = await GrainFactory.GetGrain<IWorkerEarningsGrain>(workerId).GetAsync();
-            var unpaid = earnings.EarnedTokens - link.ConfirmedTokens;
+            var earned = new List<(string WorkerId, long Tokens)>();
+            foreach (var (workerId, _) in group.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                earned.Add((workerId, (await GrainFactory.GetGrain<IWorkerEarningsGrain>(workerId).GetAsync()).EarnedTokens));
+            }
+
+            var total = earned.Sum(e => e.Tokens);
+            var confirmed = group.Max(p => p.Value.ConfirmedTokens);
+            var unpaid = total - confirmed;
             if (unpaid <= 0)
             {
                 continue;
@@ -497,12 +522,12 @@ public sealed partial class SettlementGrain(
 
             // The worker contract pays out of its prefund: top it up by exactly the payout (plus what it keeps for
             // gas; deploying it with the first top-up), then send the signed payout, in one transfer, in order.
-            var contract = chain.WorkerContractOf(TonAddress.Parse(link.Owner));
+            var contract = chain.WorkerContractOf(TonAddress.Parse(group.First().Value.Owner));
             var prefund = amount + (long)WorkerContract.TopUpFee;
-            messages.Add(link.ConfirmedTokens == 0 ? contract.DeployMessage(prefund, NextQueryId()) : contract.TopUpMessage(prefund, NextQueryId()));
-            var signed = signer.Settlements.Sign(contract.PayoutPayload(NextQueryId(), (ulong)earnings.EarnedTokens), proxyWallet);
+            messages.Add(confirmed == 0 ? contract.DeployMessage(prefund, NextQueryId()) : contract.TopUpMessage(prefund, NextQueryId()));
+            var signed = signer.Settlements.Sign(contract.PayoutPayload(NextQueryId(), (ulong)total), proxyWallet);
             messages.Add(contract.Message(WorkerContract.SignedBody(signed), ProxyChain.SignedMessageValue));
-            items.Add(new PendingItem("payout", workerId, earnings.EarnedTokens));
+            items.AddRange(earned.Select(e => new PendingItem("payout", e.WorkerId, e.Tokens) { ContractTokens = total }));
         }
 
         long commitSeqno = 0;

@@ -76,6 +76,12 @@ public sealed class CocoonOptions
     /// <summary>How a proxy silo attests its gateway (DESIGN sections 2 and 7).</summary>
     public AttestationOptions Attestation { get; set; } = new();
 
+    /// <summary>The admin HTTP server: Prometheus metrics, health, readiness, the Orleans Dashboard.</summary>
+    public Observability.AdminOptions Admin { get; set; } = new();
+
+    /// <summary>Telemetry export (OTLP).</summary>
+    public Observability.TelemetryOptions Telemetry { get; set; } = new();
+
     /// <summary>The proxy key and on-chain settlement (DESIGN sections 2 and 6).</summary>
     public Chain.ChainOptions Chain { get; set; } = new();
 }

@@ -43,6 +43,9 @@ public sealed record NodeSettings
     /// <summary>The shared simulated authority file (<c>Cocoon:Attestation:SimulatedAuthorityFile</c>).</summary>
     public string? SimulatedAuthorityFile { get; init; }
 
+    /// <summary>The admin port and telemetry export (<c>Cocoon:Admin</c>, <c>Cocoon:Telemetry</c>).</summary>
+    public Cocoon.Node.Observability.ObservabilitySettings Observability { get; init; } = Cocoon.Node.Observability.ObservabilitySettings.Default;
+
     /// <summary>The proxy key and settlement (<c>Cocoon:Chain</c>).</summary>
     public Chain.ChainSettings Chain { get; init; } = Node.Chain.ChainSettings.From(new Chain.ChainOptions());
 
@@ -263,6 +266,7 @@ public sealed record NodeSettings
             Worker = w,
             Devnet = options.Devnet,
             AttestationProvider = attestation,
+            Observability = Cocoon.Node.Observability.ObservabilitySettings.From(options.Admin, options.Telemetry),
             Chain = Node.Chain.ChainSettings.From(options.Chain),
             ConfigFsTsmPath = options.Attestation.ConfigFsTsmPath,
             SiloTls = siloTls,

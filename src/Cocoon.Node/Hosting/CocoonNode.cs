@@ -112,9 +112,11 @@ public static class CocoonNode
                 return service;
             });
         }
+        Observability.NodeObservability.AddCocoonObservability(builder, settings);
         builder.UseOrleans(silo =>
         {
             ConfigureSilo(silo, settings);
+            Observability.NodeObservability.ConfigureSilo(silo, settings);
             if (siloTls is not null)
             {
                 UseSiloTls(silo, attestation!.Rotator, siloTls);

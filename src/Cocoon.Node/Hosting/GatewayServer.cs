@@ -19,7 +19,7 @@ namespace Cocoon.Node.Hosting;
 /// With attestation, <c>/v1/attestation</c> serves the silo's RA-TLS certificate, and an https gateway URL serves TLS
 /// with that certificate, read from the rotator at every handshake, so renewal needs no restart.
 /// </remarks>
-public sealed class GatewayServer(NodeSettings settings, IGrainFactory grains, ILoggerFactory loggerFactory, NodeAttestation? attestation = null) : IHostedService, IAsyncDisposable
+public sealed class GatewayServer(NodeSettings settings, IGrainFactory grains, ILoggerFactory loggerFactory, IServiceProvider silo, NodeAttestation? attestation = null) : IHostedService, IAsyncDisposable
 {
     private WebApplication? _app;
 
@@ -33,6 +33,8 @@ public sealed class GatewayServer(NodeSettings settings, IGrainFactory grains, I
         // The silo's host owns logging and process signals; the embedded web server uses its logger factory and
         // must not install a second console lifetime of its own.
         builder.Services.AddSingleton(loggerFactory);
+        // The silo's meter factory, so OpenTelemetry (registered in the silo) sees the gateway's ASP.NET Core metrics.
+        builder.Services.AddSingleton(silo.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
         builder.Services.AddSingleton<IHostLifetime, EmbeddedLifetime>();
         builder.Services.AddSingleton(grains);
         if (attestation is not null)

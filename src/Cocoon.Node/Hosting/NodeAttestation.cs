@@ -180,6 +180,7 @@ public sealed partial class NodeAttestation : IHostedService, IDisposable
             }
             catch (QuoteProviderException e)
             {
+                Cocoon.Abstractions.Telemetry.CocoonTelemetry.AttestationFailed("renewal", "quote");
                 if (_logger is not null)
                 {
                     LogRenewalFailed(_logger, e.Message);

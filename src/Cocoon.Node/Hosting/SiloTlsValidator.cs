@@ -61,6 +61,11 @@ public sealed partial class SiloTlsValidator
     public RaTlsValidationResult Validate(X509Certificate2 certificate)
     {
         var result = _validator.Validate(certificate);
+        if (!result.IsValid)
+        {
+            Cocoon.Abstractions.Telemetry.CocoonTelemetry.AttestationFailed("silo_tls", result.FailedStep?.ToString() ?? "unknown");
+        }
+
         if (!result.IsValid && Logger is { } logger)
         {
             var peer = result.Claims?.Values.GetValueOrDefault("silo") is { } silo ? "silo " + silo : "certificate " + certificate.Thumbprint;
