@@ -13,6 +13,12 @@ using Cocoon.Testing;
 // absolute numbers, are what carry between machines: both sides of each ratio run here, now, on the same inputs.
 //
 //   dotnet run -c Release --project tests/Cocoon.Gateway.Benchmarks [-- --requests N]
+//   dotnet run -c Release --project tests/Cocoon.Gateway.Benchmarks -- generation [--requests N]   (see GenerationBenchmark)
+if (args is ["generation", ..])
+{
+    return await GenerationBenchmark.RunAsync(args is [_, "--requests", var g] ? int.Parse(g, CultureInfo.InvariantCulture) : 200);
+}
+
 var requests = args is ["--requests", var n] ? int.Parse(n, CultureInfo.InvariantCulture) : 400;
 int[] concurrencies = [1, 8, 32];
 var texts = Enumerable.Range(0, requests).Select(i => $"Benchmark sentence number {i}: the quick brown fox jumps over the lazy dog.").ToArray();
