@@ -35,6 +35,17 @@ public sealed record CocoonClientOptions
     /// certificate passes <see cref="CocoonClientTls"/>. Null: plain TCP (silos without silo TLS).
     /// </summary>
     public CocoonClientTls? Tls { get; init; }
+
+    /// <summary>
+    /// The operator token, for operator tools (<c>cocoon</c>): sent with every call (under
+    /// <see cref="OperatorTokenKey"/> in the request context) so the silos let it reach the operator-only interfaces in
+    /// <c>Cocoon.Abstractions.Operations</c>; the cluster knows only its SHA-256 (<c>Cocoon:Operators:TokenSha256</c>).
+    /// Null for an app backend, which may call only the public interfaces.
+    /// </summary>
+    public string? OperatorToken { get; init; }
+
+    /// <summary>The request context key the operator token travels under.</summary>
+    public const string OperatorTokenKey = "cocoon.operator-token";
 }
 
 /// <summary>What a silo's RA-TLS certificate must prove before the client talks to it (the silos' own rules).</summary>
@@ -119,6 +130,16 @@ public sealed class CocoonClusterClient : IAsyncDisposable
             else
             {
                 client.UseStaticClustering(options.Gateways.ToArray());
+            }
+
+            if (options.OperatorToken is { Length: > 0 } operatorToken)
+            {
+                // Async, so the token is set for the call's message only and not left in the caller's request context.
+                client.AddOutgoingGrainCallFilter(async context =>
+                {
+                    RequestContext.Set(CocoonClientOptions.OperatorTokenKey, operatorToken);
+                    await context.Invoke();
+                });
             }
 
             if (validator is not null)

@@ -111,12 +111,46 @@ internal sealed class ClusterConnection
                 MembershipConnectionString = membership,
                 Gateways = [.. gateways.Select(g => ParseEndpoint(g, "--gateway"))],
                 Tls = imageHashes.Length == 0 ? null : new CocoonClientTls { Mode = AttestationMode.Production, AllowedImageHashes = [.. imageHashes.Select(h => h.ToLowerInvariant())] },
+                OperatorToken = OperatorTokenFromEnvironment(),
             };
             return (client, membership is not null ? "the membership table" : string.Join(", ", gateways));
         }
 
         var devnet = DevnetEndpoint.Read(parse.GetValue(DataDir)!);
-        return (devnet.ToClientOptions(), $"the devnet's gateway {devnet.OrleansGateway}");
+        var devnetOptions = devnet.ToClientOptions();
+        var devnetToken = Path.Combine(Path.GetFullPath(parse.GetValue(DataDir)!), "operator-token");
+        devnetOptions = devnetOptions with
+        {
+            OperatorToken = OperatorTokenFromEnvironment() ?? (System.IO.File.Exists(devnetToken) ? System.IO.File.ReadAllText(devnetToken).Trim() : null),
+        };
+        return (devnetOptions, $"the devnet's gateway {devnet.OrleansGateway}");
+    }
+
+    /// <summary>
+    /// The operator token the silos check (<c>Cocoon:Operators:TokenSha256</c> holds its SHA-256): from
+    /// <c>COCOON_OPERATOR_TOKEN</c>, or the file <c>COCOON_OPERATOR_TOKEN_FILE</c> names; a devnet's is in
+    /// <c>DIR/operator-token</c>. Not a command-line option, so it stays out of process listings and shell history.
+    /// </summary>
+    private static string? OperatorTokenFromEnvironment()
+    {
+        if (Environment.GetEnvironmentVariable("COCOON_OPERATOR_TOKEN") is { Length: > 0 } token)
+        {
+            return token.Trim();
+        }
+
+        if (Environment.GetEnvironmentVariable("COCOON_OPERATOR_TOKEN_FILE") is { Length: > 0 } file)
+        {
+            try
+            {
+                return System.IO.File.ReadAllText(file).Trim();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CliException($"COCOON_OPERATOR_TOKEN_FILE {file} cannot be read ({e.Message}).");
+            }
+        }
+
+        return null;
     }
 
     internal static IPEndPoint ParseEndpoint(string text, string option)

@@ -70,6 +70,7 @@ public static class CocoonNode
         // without TDX) stops here with one message naming Cocoon:Attestation:Provider instead of serving unattested.
         // With silo TLS every silo (workers too) needs one: its RA-TLS certificate is its TLS identity towards peers.
         NodeAttestation? attestation = null;
+        Security.CallerCredentials? callers = null;
         if (settings.Roles.HasFlag(SiloRoles.Proxy) || settings.SiloTls)
         {
             attestation = await NodeAttestation.CreateAsync(settings, cancellationToken).ConfigureAwait(false);
@@ -81,6 +82,9 @@ public static class CocoonNode
         try
         {
             settings.RequireAllowedImageHashes();
+
+            // Who may call what: clients reach only the public interfaces, operators also Operations/ (Security/).
+            callers = Security.CallerCredentials.From(builder.Configuration, settings);
 
             // The proxy key signs money state (DESIGN section 2): a Production proxy without one stops here.
             Chain.ChainWiring.Register(builder.Services, settings, options.Progress);
@@ -117,6 +121,7 @@ public static class CocoonNode
         {
             ConfigureSilo(silo, settings);
             Observability.NodeObservability.ConfigureSilo(silo, settings);
+            Security.CallGuardWiring.Register(silo, callers!, options.Progress);
             if (siloTls is not null)
             {
                 UseSiloTls(silo, attestation!.Rotator, siloTls);

@@ -52,6 +52,10 @@ public sealed class GatewayServer(NodeSettings settings, IGrainFactory grains, I
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = 8L * 1024 * 1024;
+            // Slow or stalled clients (a body that never finishes) are cut off instead of holding a connection forever: headers
+            // within 10 s, and the body at 240 bytes/s or more after a 5 s grace (Kestrel's defaults, stated so they stay).
+            k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+            k.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(240, TimeSpan.FromSeconds(5));
             if (attestation is not null)
             {
                 var rotator = attestation.Rotator;
