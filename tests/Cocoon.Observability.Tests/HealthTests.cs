@@ -29,8 +29,8 @@ public sealed class HealthTests(GatewayCluster cluster)
         (status, body) = await Traffic.GetAsync(cluster.Proxy.AdminUrl!, "/readyz");
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal("ready", JsonDocument.Parse(body).RootElement.GetProperty("status").GetString());
-        Assert.Equal(new Dictionary<string, string> { ["cluster"] = "ready", ["storage"] = "ready", ["attestation"] = "ready" },
-            Checks(body).Where(c => c.Key is "cluster" or "storage" or "attestation").ToDictionary());
+        Assert.Equal(new Dictionary<string, string> { ["cluster"] = "ready", ["storage"] = "ready", ["attestation"] = "ready", ["chain"] = "ready" },
+            Checks(body).Where(c => c.Key is "cluster" or "storage" or "attestation" or "chain").ToDictionary());
 
         (status, body) = await Traffic.GetAsync(cluster.WorkerA.AdminUrl!, "/readyz");
         Assert.Equal(HttpStatusCode.OK, status);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Cocoon.Grains.Inference;
+using Cocoon.Grains.Ledger;
 using Cocoon.Node.Configuration;
 using Cocoon.Node.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -183,5 +184,29 @@ internal sealed class AttestationReadinessCheck(NodeAttestation attestation, Tim
         return Task.FromResult(certificate.NotAfter.ToUniversalTime() > now.UtcDateTime && certificate.NotBefore.ToUniversalTime() <= now.UtcDateTime
             ? ReadinessResult.Ready($"RA-TLS certificate {attestation.Rotator.Generation} valid until {certificate.NotAfter.ToUniversalTime():O}")
             : ReadinessResult.NotReady($"RA-TLS certificate expired at {certificate.NotAfter.ToUniversalTime():O}: quote renewal is failing"));
+    }
+}
+
+/// <summary>Chain: the configured TON endpoint answers for the proxy's wallet (proxy silos with <c>Cocoon:Chain:Endpoint</c>).</summary>
+internal sealed class ChainReadinessCheck(ProxyChain? chain) : IReadinessCheck
+{
+    public string Name => "chain";
+
+    public async Task<ReadinessResult> CheckAsync(CancellationToken cancellationToken)
+    {
+        if (chain is null)
+        {
+            return ReadinessResult.Ready("no chain endpoint configured (Cocoon:Chain:Endpoint): settlement is off");
+        }
+
+        try
+        {
+            await chain.Client.GetAddressInformationAsync(chain.Wallet.Address, cancellationToken);
+            return ReadinessResult.Ready($"TON endpoint answers for the proxy wallet {chain.Wallet.Address}");
+        }
+        catch (Exception e) when (e is HttpRequestException or Cocoon.Ton.Toncenter.ToncenterException or TimeoutException)
+        {
+            return ReadinessResult.NotReady($"TON endpoint unreachable: {e.GetType().Name}: {e.Message}");
+        }
     }
 }
