@@ -21,11 +21,11 @@ internal static class DevnetChainSetup
 {
     private const long Ton = 1_000_000_000;
 
-    /// <summary>The first deposit of the devnet account (on chain; the watcher credits it).</summary>
-    public const long FirstDeposit = 100 * Ton;
-
     public static async Task<DevnetChainInfo> PrepareAsync(TonLocalnet chain, IServiceProvider services, string dir, string accountId, Action<string> step, CancellationToken cancellationToken)
     {
+        // The devnet account starts with Cocoon:Devnet:InitialFundsNanoTon, deposited on chain: the contract keeps
+        // 0.01 TON of a top-up for gas, so the deposit is that much more and the credit is exactly the starting funds.
+        var firstDeposit = services.GetRequiredService<Node.Configuration.NodeSettings>().Devnet.InitialFundsNanoTon + (long)ClientContract.TopUpFee;
         using var http = new HttpClient();
         var ton = new ToncenterClient(http, new ToncenterOptions { Endpoint = chain.Endpoint, MaxRetries = 0, Timeout = TimeSpan.FromSeconds(30) });
         var grains = services.GetRequiredService<IGrainFactory>();
@@ -54,14 +54,14 @@ internal static class DevnetChainSetup
         var contract = proxy.ClientContractOf(clientWallet.Address);
         if ((await ton.GetAddressInformationAsync(contract.Address, cancellationToken)).State != "active")
         {
-            if ((await ton.GetAddressInformationAsync(clientWallet.Address, cancellationToken)).Balance < FirstDeposit + 10 * Ton)
+            if ((await ton.GetAddressInformationAsync(clientWallet.Address, cancellationToken)).Balance < firstDeposit + 10 * Ton)
             {
-                await chain.FaucetAsync(clientWallet.Address, FirstDeposit + 100 * Ton, cancellationToken);
+                await chain.FaucetAsync(clientWallet.Address, firstDeposit + 100 * Ton, cancellationToken);
             }
 
-            await SendAsync(ton, clientKey, [contract.DeployMessage(FirstDeposit)], cancellationToken);
+            await SendAsync(ton, clientKey, [contract.DeployMessage(firstDeposit)], cancellationToken);
             await settlement.SettleNowAsync(TimeSpan.FromSeconds(60));
-            step($"chain: account '{accountId}' deposited {FirstDeposit / Ton} TON into its client contract {channel.ContractAddress}");
+            step($"chain: account '{accountId}' deposited {(decimal)firstDeposit / Ton} TON into its client contract {channel.ContractAddress}");
         }
 
         // The devnet's workers are paid to a devnet owner wallet.
