@@ -11,7 +11,15 @@ internal static class RequestBody
     /// <summary>The largest body the gateway accepts (OpenAI's own request limit is of this order).</summary>
     public const long MaxBytes = 8L * 1024 * 1024;
 
-    private static readonly JsonDocumentOptions Options = new() { MaxDepth = 16, AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow };
+    private static readonly JsonDocumentOptions Options = new()
+    {
+        MaxDepth = 16,
+        AllowTrailingCommas = false,
+        CommentHandling = JsonCommentHandling.Disallow,
+
+        // A key given twice would let one part of a pipeline read the first value and another the last.
+        AllowDuplicateProperties = false,
+    };
 
     public static async Task<JsonDocument> ReadObjectAsync(HttpContext context)
     {
