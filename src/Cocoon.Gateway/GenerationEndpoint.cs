@@ -245,23 +245,5 @@ internal static class GenerationEndpoint
         writer.WriteEndObject();
     }
 
-    private static void WriteError(Utf8JsonWriter writer, CocoonApiException error)
-    {
-        writer.WriteStartObject();
-        writer.WriteStartObject("error");
-        writer.WriteString("message", error.Message);
-        writer.WriteString("type", error.Type);
-        if (error.Param is null)
-        {
-            writer.WriteNull("param");
-        }
-        else
-        {
-            writer.WriteString("param", error.Param);
-        }
-
-        writer.WriteString("code", error.Code);
-        writer.WriteEndObject();
-        writer.WriteEndObject();
-    }
+    private static void WriteError(Utf8JsonWriter writer, CocoonApiException error) => OpenAiErrors.WriteErrorObject(writer, error);
 }

@@ -34,6 +34,13 @@ public static class OpenAiErrors
         }
 
         await using var writer = new Utf8JsonWriter(context.Response.Body, JsonWriting.Options);
+        WriteErrorObject(writer, error);
+        await writer.FlushAsync(context.RequestAborted);
+    }
+
+    /// <summary>Writes OpenAI's error object, <c>{"error": {message, type, param, code}}</c>, for a response body or an SSE event.</summary>
+    internal static void WriteErrorObject(Utf8JsonWriter writer, CocoonApiException error)
+    {
         writer.WriteStartObject();
         writer.WriteStartObject("error");
         writer.WriteString("message", error.Message);
@@ -50,6 +57,5 @@ public static class OpenAiErrors
         writer.WriteString("code", error.Code);
         writer.WriteEndObject();
         writer.WriteEndObject();
-        await writer.FlushAsync(context.RequestAborted);
     }
 }
