@@ -40,7 +40,7 @@ public sealed class AdminServer(NodeSettings settings, IServiceProvider silo, IL
         builder.Services.AddSingleton(loggerFactory);
         // The silo's meter factory: OpenTelemetry only listens to meters of its own container's factory.
         builder.Services.AddSingleton(silo.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
-        builder.Services.AddSingleton<IHostLifetime, AdminLifetime>();
+        builder.Services.AddSingleton<IHostLifetime, Hosting.EmbeddedLifetime>();
         builder.Services.AddRouting();
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -118,13 +118,5 @@ public sealed class AdminServer(NodeSettings settings, IServiceProvider silo, IL
         {
             await _app.DisposeAsync().ConfigureAwait(false);
         }
-    }
-
-    /// <summary>A host lifetime that leaves start and stop to the enclosing host.</summary>
-    private sealed class AdminLifetime : IHostLifetime
-    {
-        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
