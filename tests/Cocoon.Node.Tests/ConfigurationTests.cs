@@ -282,18 +282,43 @@ public sealed class ConfigurationTests(PostgresFixture postgres)
     }
 
     [Fact]
-    public void Allowed_image_hashes_are_parsed_and_production_needs_them_with_silo_tls()
+    public void Allowed_image_hashes_are_parsed_and_production_silo_tls_needs_the_root_contract()
     {
         const string hash = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
         var production = new CocoonOptions { Mode = NodeMode.Production, Roles = "proxy", Storage = { ConnectionString = "Host=db" } };
-
-        var e = Assert.Throws<CocoonConfigurationException>(() => NodeSettings.From(production).RequireAllowedImageHashes());
         production.Attestation.AllowedImageHashes = " " + hash + " ,";
-        var settings = NodeSettings.From(production);
-        settings.RequireAllowedImageHashes();
 
-        Assert.Equal("Cocoon:Attestation:AllowedImageHashes", e.Setting);
+        // The configured hashes are only the bootstrap fallback: without the root contract, Production refuses.
+        var settings = NodeSettings.From(production);
+        var noEndpoint = Assert.Throws<CocoonConfigurationException>(settings.RequireAllowedImageHashes);
+        production.Chain.Endpoint = "http://127.0.0.1:1/api/v2/";
+        var noRoot = Assert.Throws<CocoonConfigurationException>(NodeSettings.From(production).RequireAllowedImageHashes);
+        production.Chain.RootAddress = "0:" + new string('1', 64);
+        NodeSettings.From(production).RequireAllowedImageHashes();
+
+        Assert.Equal("Cocoon:Chain:Endpoint", noEndpoint.Setting);
+        Assert.Equal("Cocoon:Chain:RootAddress", noRoot.Setting);
+        Assert.Contains("fallback", noRoot.Message, StringComparison.Ordinal);
         Assert.Equal([hash], settings.AllowedImageHashes);
+    }
+
+    [Fact]
+    public void Td_attribute_masks_default_to_the_production_checks_and_bad_masks_are_refused()
+    {
+        var options = new CocoonOptions { Mode = NodeMode.Devnet, Roles = "proxy", Storage = { Provider = StorageProvider.Memory } };
+        var defaults = NodeSettings.From(options).PeerPolicy;
+        options.Attestation.ForbiddenTdAttributes = "0x40000000";
+        options.Attestation.CollateralPath = "/nonexistent";
+        var custom = NodeSettings.From(options).PeerPolicy;
+        options.Attestation.RequiredTdAttributes = "not-hex";
+        var e = Assert.Throws<CocoonConfigurationException>(() => NodeSettings.From(options));
+
+        Assert.Equal(Cocoon.Attestation.Policy.TdAttributeBits.SeptVeDisable, defaults.RequiredTdAttributes);
+        Assert.Equal(Cocoon.Attestation.Policy.TdAttributeBits.Pks | Cocoon.Attestation.Policy.TdAttributeBits.KeyLocker | Cocoon.Attestation.Policy.TdAttributeBits.Perfmon, defaults.ForbiddenTdAttributes);
+        Assert.Null(defaults.MinimumTcbStatus);
+        Assert.Equal(Cocoon.Attestation.Policy.TdAttributeBits.Pks, custom.ForbiddenTdAttributes);
+        Assert.Equal(Cocoon.Attestation.Collateral.TcbStatus.SWHardeningNeeded, custom.MinimumTcbStatus);
+        Assert.Equal("Cocoon:Attestation:RequiredTdAttributes", e.Setting);
     }
 
     [Theory]

@@ -28,6 +28,36 @@ public sealed record AttestationPolicy
     /// </summary>
     public TcbStatus? MinimumTcbStatus { get; init; }
 
+    /// <summary>
+    /// TDATTRIBUTES bits (as the little-endian 64-bit value, <see cref="TdAttributeBits"/>) that must be set. Zero: none.
+    /// <see cref="Production"/> requires <see cref="TdAttributeBits.SeptVeDisable"/>.
+    /// </summary>
+    public ulong RequiredTdAttributes { get; init; }
+
+    /// <summary>
+    /// TDATTRIBUTES bits that must be clear (DEBUG is governed by <see cref="AllowDebug"/> on its own). Zero: none.
+    /// <see cref="Production"/> forbids <see cref="TdAttributeBits.Pks"/>, <see cref="TdAttributeBits.KeyLocker"/> and
+    /// <see cref="TdAttributeBits.Perfmon"/>.
+    /// </summary>
+    public ulong ForbiddenTdAttributes { get; init; }
+
+    /// <summary>XFAM bits (the little-endian 64-bit value, XCR0/IA32_XSS layout) that must be set. Zero: none.</summary>
+    public ulong RequiredXfam { get; init; }
+
+    /// <summary>XFAM bits that must be clear (e.g. <see cref="XfamBits.Lbr"/>, <see cref="XfamBits.Pt"/>). Zero: none.</summary>
+    public ulong ForbiddenXfam { get; init; }
+
+    /// <summary>
+    /// The TD attribute checks a production policy makes (combine with allow-lists via <c>with</c>): debug refused,
+    /// SEPT_VE_DISABLE required (without it the untrusted VMM can make the guest take #VE on EPT violations), and PKS,
+    /// KL and PERFMON forbidden (features the image does not use, which widen what the host can observe or inject).
+    /// </summary>
+    public static AttestationPolicy Production { get; } = new()
+    {
+        RequiredTdAttributes = TdAttributeBits.SeptVeDisable,
+        ForbiddenTdAttributes = TdAttributeBits.Pks | TdAttributeBits.KeyLocker | TdAttributeBits.Perfmon,
+    };
+
     /// <summary>Refuse a verdict whose collateral CRLs were past nextUpdate.</summary>
     public bool RequireFreshCollateral { get; init; }
 
@@ -48,6 +78,14 @@ public sealed record AttestationPolicy
         if (!AllowDebug && body.IsDebug)
         {
             refusal = "debug TD refused (TDATTRIBUTES.DEBUG set)";
+        }
+        else if (BitsRefusal("TDATTRIBUTES", body.TdAttributes.Span, RequiredTdAttributes, ForbiddenTdAttributes, TdAttributeBits.Name) is { } attributes)
+        {
+            refusal = attributes;
+        }
+        else if (BitsRefusal("XFAM", body.Xfam.Span, RequiredXfam, ForbiddenXfam, XfamBits.Name) is { } xfam)
+        {
+            refusal = xfam;
         }
         else if (!Allowed(AllowedImageHashes, imageHash))
         {
@@ -91,6 +129,94 @@ public sealed record AttestationPolicy
             : result with { FailedStep = VerificationStep.Policy, Message = "Policy: " + refusal };
     }
 
+    private static string? BitsRefusal(string field, ReadOnlySpan<byte> raw, ulong required, ulong forbidden, Func<int, string> name)
+    {
+        var value = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(raw);
+        var missing = required & ~value;
+        var present = forbidden & value;
+        if (missing == 0 && present == 0)
+        {
+            return null;
+        }
+
+        static IEnumerable<int> Bits(ulong v) => Enumerable.Range(0, 64).Where(i => ((v >> i) & 1) != 0);
+        var parts = new List<string>();
+        if (missing != 0)
+        {
+            parts.Add("required bits clear: " + string.Join(", ", Bits(missing).Select(name)));
+        }
+
+        if (present != 0)
+        {
+            parts.Add("forbidden bits set: " + string.Join(", ", Bits(present).Select(name)));
+        }
+
+        return $"{field} 0x{value:x16} refused ({string.Join("; ", parts)})";
+    }
+
     private static bool Allowed(IReadOnlyCollection<string> allowed, string value) =>
         allowed.Count == 0 || allowed.Any(a => string.Equals(a, value, StringComparison.OrdinalIgnoreCase));
+}
+
+/// <summary>
+/// TDATTRIBUTES bits of the TD report, as the little-endian 64-bit value (Intel TDX Module ABI specification,
+/// TDX_ATTRIBUTES; the same names as Intel Trust Authority's tdx_td_attributes_* claims).
+/// </summary>
+public static class TdAttributeBits
+{
+    /// <summary>Bit 0, TUD.DEBUG: the host can read and write the TD's memory and registers.</summary>
+    public const ulong Debug = 1UL << 0;
+
+    /// <summary>Bit 28, SEC.SEPT_VE_DISABLE: EPT violations on pending pages are not turned into #VE in the guest.</summary>
+    public const ulong SeptVeDisable = 1UL << 28;
+
+    /// <summary>Bit 30, SEC.PKS: supervisor protection keys.</summary>
+    public const ulong Pks = 1UL << 30;
+
+    /// <summary>Bit 31, SEC.KL: Key Locker.</summary>
+    public const ulong KeyLocker = 1UL << 31;
+
+    /// <summary>Bit 63, OTHER.PERFMON: the TD may use the performance monitoring unit (a side channel the host shares).</summary>
+    public const ulong Perfmon = 1UL << 63;
+
+    /// <summary>A bit's name for messages.</summary>
+    public static string Name(int bit) => bit switch
+    {
+        0 => "DEBUG",
+        28 => "SEPT_VE_DISABLE",
+        30 => "PKS",
+        31 => "KL",
+        63 => "PERFMON",
+        _ => "bit " + bit,
+    };
+}
+
+/// <summary>XFAM bits (the extended features a TD may use; XCR0 and IA32_XSS layout), as the little-endian 64-bit value.</summary>
+public static class XfamBits
+{
+    /// <summary>Bit 8, PT: processor trace.</summary>
+    public const ulong Pt = 1UL << 8;
+
+    /// <summary>Bit 9, PK: user protection keys (PKRU).</summary>
+    public const ulong Pk = 1UL << 9;
+
+    /// <summary>Bit 15, LBR: architectural last branch records.</summary>
+    public const ulong Lbr = 1UL << 15;
+
+    /// <summary>A bit's name for messages.</summary>
+    public static string Name(int bit) => bit switch
+    {
+        0 => "X87",
+        1 => "SSE",
+        2 => "AVX",
+        5 or 6 or 7 => "AVX512 (bit " + bit + ")",
+        8 => "PT",
+        9 => "PK",
+        11 => "CET_U",
+        12 => "CET_S",
+        14 => "ULI",
+        15 => "LBR",
+        17 or 18 => "AMX (bit " + bit + ")",
+        _ => "bit " + bit,
+    };
 }

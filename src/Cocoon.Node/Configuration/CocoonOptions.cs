@@ -118,10 +118,34 @@ public sealed class AttestationOptions
     public bool? SiloTls { get; set; }
 
     /// <summary>
-    /// Comma-separated image hashes (64 lower-case hex characters each) a peer silo must attest to. Empty: in Devnet the
-    /// node's own image hash only; in Production refused while <see cref="SiloTls"/> is on.
+    /// Comma-separated image hashes (64 lower-case hex characters each) a peer silo must attest to, used only until the
+    /// root contract (<c>Cocoon:Chain:Endpoint</c> + <c>Cocoon:Chain:RootAddress</c>) has been read, or always when no
+    /// root is configured (Devnet only). Empty in Devnet without a root: the node's own image hash only.
     /// </summary>
     public string AllowedImageHashes { get; set; } = "";
+
+    /// <summary>How often every silo re-reads the root contract's image allow-lists, in seconds (default 30).</summary>
+    public double AllowListRefreshSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// Collateral for peers' quotes (<c>cocoon attest verify --collateral</c> shape): a file or a folder of <c>*.json</c>,
+    /// one per platform FMSPC, re-read with the allow-list. Set: a real quote's TCB status must be no worse than
+    /// <see cref="MinimumTcbStatus"/>, and a platform without collateral is refused. Unset: TCB status is not checked.
+    /// </summary>
+    public string? CollateralPath { get; set; }
+
+    /// <summary>The worst TCB status accepted with collateral (default <c>SWHardeningNeeded</c>).</summary>
+    public Cocoon.Attestation.Collateral.TcbStatus MinimumTcbStatus { get; set; } = Cocoon.Attestation.Collateral.TcbStatus.SWHardeningNeeded;
+
+    /// <summary>
+    /// TDATTRIBUTES bits (hex of the 64-bit value) peers must have set; default <c>10000000</c> (SEPT_VE_DISABLE).
+    /// </summary>
+    public string? RequiredTdAttributes { get; set; }
+
+    /// <summary>
+    /// TDATTRIBUTES bits (hex) peers must have clear, besides DEBUG; default <c>80000000c0000000</c> (PKS, KL, PERFMON).
+    /// </summary>
+    public string? ForbiddenTdAttributes { get; set; }
 
     /// <summary>Devnet only: the image name the simulated measurements derive from (default <c>cocoon-devnet</c>).</summary>
     public string? SimulatedImage { get; set; }

@@ -37,6 +37,18 @@ public sealed record NodeSettings
     /// <summary>Image hashes peers must attest to (<c>Cocoon:Attestation:AllowedImageHashes</c>); empty: own hash (Devnet).</summary>
     public IReadOnlyList<string> AllowedImageHashes { get; init; } = [];
 
+    /// <summary>How often the root contract's allow-lists are re-read (<c>Cocoon:Attestation:AllowListRefreshSeconds</c>).</summary>
+    public TimeSpan AllowListRefresh { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Collateral for peers' quotes (<c>Cocoon:Attestation:CollateralPath</c>), or null: TCB status not checked.</summary>
+    public string? CollateralPath { get; init; }
+
+    /// <summary>
+    /// What peers' quotes must satisfy besides the image allow-list: TD attributes (<c>RequiredTdAttributes</c>,
+    /// <c>ForbiddenTdAttributes</c>, debug refused) and, with <see cref="CollateralPath"/>, <c>MinimumTcbStatus</c>.
+    /// </summary>
+    public Cocoon.Attestation.Policy.AttestationPolicy PeerPolicy { get; init; } = Cocoon.Attestation.Policy.AttestationPolicy.Production;
+
     /// <summary>The simulated measurements' image name (<c>Cocoon:Attestation:SimulatedImage</c>).</summary>
     public string SimulatedImage { get; init; } = Hosting.NodeAttestation.SimulatedImage;
 
@@ -271,6 +283,16 @@ public sealed record NodeSettings
             ConfigFsTsmPath = options.Attestation.ConfigFsTsmPath,
             SiloTls = siloTls,
             AllowedImageHashes = allowedImageHashes,
+            AllowListRefresh = options.Attestation.AllowListRefreshSeconds is > 0 and <= 86_400
+                ? TimeSpan.FromSeconds(options.Attestation.AllowListRefreshSeconds)
+                : throw new CocoonConfigurationException("Cocoon:Attestation:AllowListRefreshSeconds", "must be more than 0 and at most 86400 seconds."),
+            CollateralPath = string.IsNullOrWhiteSpace(options.Attestation.CollateralPath) ? null : options.Attestation.CollateralPath,
+            PeerPolicy = Cocoon.Attestation.Policy.AttestationPolicy.Production with
+            {
+                RequiredTdAttributes = ParseBits("Cocoon:Attestation:RequiredTdAttributes", options.Attestation.RequiredTdAttributes, Cocoon.Attestation.Policy.AttestationPolicy.Production.RequiredTdAttributes),
+                ForbiddenTdAttributes = ParseBits("Cocoon:Attestation:ForbiddenTdAttributes", options.Attestation.ForbiddenTdAttributes, Cocoon.Attestation.Policy.AttestationPolicy.Production.ForbiddenTdAttributes),
+                MinimumTcbStatus = string.IsNullOrWhiteSpace(options.Attestation.CollateralPath) ? null : options.Attestation.MinimumTcbStatus,
+            },
             SimulatedImage = string.IsNullOrWhiteSpace(options.Attestation.SimulatedImage) ? Hosting.NodeAttestation.SimulatedImage : options.Attestation.SimulatedImage,
             SimulatedAuthorityFile = string.IsNullOrWhiteSpace(options.Attestation.SimulatedAuthorityFile)
                 ? Path.Combine(Path.GetTempPath(), $"cocoon-devnet-authority-{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(options.ClusterId)))[..16]}.pem")
@@ -278,15 +300,33 @@ public sealed record NodeSettings
         };
     }
 
-    /// <summary>Refuses silo TLS in Production without an allow-list, naming <c>Cocoon:Attestation:AllowedImageHashes</c>.</summary>
+    /// <summary>
+    /// Refuses silo TLS in Production without the root contract, whose allow-lists are the authority for which images
+    /// may join (<c>Cocoon:Attestation:AllowedImageHashes</c> is only the bootstrap fallback until the root is read).
+    /// </summary>
     public void RequireAllowedImageHashes()
     {
-        if (SiloTls && Mode == NodeMode.Production && AllowedImageHashes.Count == 0)
+        if (SiloTls && Mode == NodeMode.Production && (Chain.Endpoint is null || Chain.RootAddress is null))
         {
-            throw new CocoonConfigurationException("Cocoon:Attestation:AllowedImageHashes",
-                "not set: Production silos admit only peers whose image hash is listed (comma-separated, 64 lower-case hex characters each). " +
-                "The registry grain that will mirror the root contract's allow-list does not exist yet.");
+            throw new CocoonConfigurationException(Chain.Endpoint is null ? "Cocoon:Chain:Endpoint" : "Cocoon:Chain:RootAddress",
+                "not set: Production silos admit only peers whose image hash the root contract allows (its proxy and worker image " +
+                "hashes, re-read every Cocoon:Attestation:AllowListRefreshSeconds); set the toncenter endpoint and the root address. " +
+                "Cocoon:Attestation:AllowedImageHashes is only the fallback used until the root has been read.");
         }
+    }
+
+    private static ulong ParseBits(string setting, string? text, ulong defaultValue)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return defaultValue;
+        }
+
+        var hex = text.Trim();
+        hex = hex.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? hex[2..] : hex;
+        return ulong.TryParse(hex, System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out var bits)
+            ? bits
+            : throw new CocoonConfigurationException(setting, $"'{text}' is not a 64-bit hex mask (e.g. 10000000 for SEPT_VE_DISABLE).");
     }
 
     private static List<string> ParseImageHashes(string? text)

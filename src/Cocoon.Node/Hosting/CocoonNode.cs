@@ -95,10 +95,34 @@ public static class CocoonNode
             throw;
         }
 
-        var siloTls = settings.SiloTls && attestation is not null ? SiloTlsValidator.For(settings, attestation) : null;
-        if (siloTls is not null)
+        // Silo TLS admits the images the root contract allows (read before Orleans starts: peers are checked before any
+        // grain can be called), with the configured hashes as the bootstrap fallback (RootImageAllowList).
+        SiloTlsValidator? siloTls = null;
+        RootImageAllowList? allowList = null;
+        if (settings.SiloTls && attestation is not null)
         {
-            options.Progress?.Invoke($"silo TLS: mutual RA-TLS, admitting image hashes {string.Join(", ", siloTls.AllowedImageHashes)}");
+            try
+            {
+                allowList = await RootImageAllowList.CreateAsync(settings, attestation.ImageHash, options.Progress, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (CocoonConfigurationException)
+            {
+                attestation.Dispose();
+                throw;
+            }
+
+            siloTls = SiloTlsValidator.For(settings, attestation, allowList.List, allowList.Collateral);
+            options.Progress?.Invoke($"silo TLS: mutual RA-TLS, admitting image hashes {string.Join(", ", siloTls.AllowedImageHashes)}" +
+                (allowList.Collateral is { } c ? $"; peers' TCB status at least {settings.PeerPolicy.MinimumTcbStatus} (collateral {c.Path})"
+                    : "; peers' TCB status not checked (no Cocoon:Attestation:CollateralPath: TCB collateral comes from Intel PCS/PCCS and expires monthly, so it is opt-in)"));
+            builder.Services.AddSingleton(allowList);
+            builder.Services.AddSingleton(siloTls);
+            builder.Services.AddHostedService(sp =>
+            {
+                var service = sp.GetRequiredService<RootImageAllowList>();
+                service.Logger = sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<RootImageAllowList>>();
+                return service;
+            });
         }
 
         builder.Services.AddSingleton(settings);

@@ -1,0 +1,65 @@
+using System.Collections.Frozen;
+
+namespace Cocoon.Attestation.Policy;
+
+/// <summary>One published state of an <see cref="ImageAllowList"/>: the allowed image hashes, where they came from and when.</summary>
+/// <param name="Hashes">Allowed image hashes, lower-case hex.</param>
+/// <param name="Source">Where they were read (e.g. <c>root contract EQ…</c> or <c>configuration</c>), for messages.</param>
+/// <param name="ReadAt">When they were read.</param>
+public sealed record ImageAllowListSnapshot(FrozenSet<string> Hashes, string Source, DateTimeOffset ReadAt);
+
+/// <summary>
+/// The image hashes peers must attest to, as a snapshot that a refresher (e.g. a poller of the root contract) replaces
+/// atomically while TLS callbacks read it without locks. An empty list admits nobody: unlike
+/// <see cref="AttestationPolicy.AllowedImageHashes"/>, where empty means "any", an allow-list that is empty because
+/// nothing has been read yet must never admit every image.
+/// </summary>
+public sealed class ImageAllowList
+{
+    private ImageAllowListSnapshot _current;
+
+    /// <summary>Starts with <paramref name="hashes"/> (may be empty) from <paramref name="source"/>.</summary>
+    public ImageAllowList(IEnumerable<string> hashes, string source, DateTimeOffset readAt) => _current = Snapshot(hashes, source, readAt);
+
+    /// <summary>The current snapshot.</summary>
+    public ImageAllowListSnapshot Current => Volatile.Read(ref _current);
+
+    /// <summary>Raised after <see cref="Replace"/> changed the set of hashes (not on a re-read of the same set).</summary>
+    public event Action<ImageAllowListSnapshot>? Changed;
+
+    /// <summary>Whether <paramref name="imageHashHex"/> (any case) is allowed now.</summary>
+    public bool Contains(string imageHashHex) => Current.Hashes.Contains(imageHashHex.ToLowerInvariant());
+
+    /// <summary>Replaces the list with <paramref name="hashes"/>; returns whether the set of hashes changed.</summary>
+    /// <exception cref="FormatException">A hash is not 64 hex characters (nothing changes).</exception>
+    public bool Replace(IEnumerable<string> hashes, string source, DateTimeOffset readAt)
+    {
+        var next = Snapshot(hashes, source, readAt);
+        var previous = Interlocked.Exchange(ref _current, next);
+        var changed = !previous.Hashes.SetEquals(next.Hashes);
+        if (changed)
+        {
+            Changed?.Invoke(next);
+        }
+
+        return changed;
+    }
+
+    private static ImageAllowListSnapshot Snapshot(IEnumerable<string> hashes, string source, DateTimeOffset readAt)
+    {
+        ArgumentNullException.ThrowIfNull(hashes);
+        ArgumentNullException.ThrowIfNull(source);
+        var set = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var hash in hashes)
+        {
+            if (hash is not { Length: 64 } || !hash.All(Uri.IsHexDigit))
+            {
+                throw new FormatException($"'{hash}' is not an image hash (64 hex characters)");
+            }
+
+            set.Add(hash.ToLowerInvariant());
+        }
+
+        return new ImageAllowListSnapshot(set.ToFrozenSet(StringComparer.Ordinal), source, readAt);
+    }
+}
