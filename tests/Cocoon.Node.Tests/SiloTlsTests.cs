@@ -115,6 +115,33 @@ public sealed class SiloTlsTests(PostgresFixture postgres) : IDisposable
     }
 
     [Fact]
+    public async Task With_collateral_configured_a_peer_without_a_tcb_status_is_refused_and_a_bad_collateral_path_stops_the_node()
+    {
+        using var authority = SimulatedAttestationAuthority.Create(DateTimeOffset.UtcNow);
+        using var provider = new SimulatedQuoteProvider(authority, SimulatedTdMeasurements.ForImage(Allowed));
+        using var certificate = await new RaTlsCertificateFactory(provider).CreateAsync(new RaTlsClaims(new Dictionary<string, string> { ["silo"] = "peer" }), cancellationToken: Token);
+        var settings = NodeSettings.From(new CocoonOptions
+        {
+            Mode = NodeMode.Devnet,
+            Roles = "proxy",
+            Storage = { Provider = StorageProvider.Memory },
+            Attestation = { CollateralPath = "/var/cache/pccs", MinimumTcbStatus = Cocoon.Attestation.Collateral.TcbStatus.UpToDate },
+        });
+        var list = new ImageAllowList([HashOf(Allowed)], "test", DateTimeOffset.UtcNow);
+
+        var refused = new SiloTlsValidator(NodeMode.Devnet, list, authority.RootCertificate, settings.PeerPolicy).Validate(certificate);
+        var admitted = new SiloTlsValidator(NodeMode.Devnet, list, authority.RootCertificate).Validate(certificate);
+
+        Assert.Equal(VerificationStep.Policy, refused.FailedStep);
+        Assert.Contains("requires a TCB status", refused.Message, StringComparison.Ordinal);
+        Assert.True(admitted.IsValid, admitted.Message);
+
+        var e = await Assert.ThrowsAsync<CocoonConfigurationException>(() => CocoonTestNode.StartAsync("tlscol-" + Guid.NewGuid().ToString("N")[..8], "proxy", null, "tls-col",
+            extra: new Dictionary<string, string?> { ["Cocoon:Attestation:CollateralPath"] = Path.Combine(Path.GetTempPath(), "cocoon-no-such-collateral-" + Guid.NewGuid().ToString("N")) }));
+        Assert.Equal("Cocoon:Attestation:CollateralPath", e.Setting);
+    }
+
+    [Fact]
     public void An_empty_allow_list_is_refused_by_the_validator()
     {
         Assert.Throws<ArgumentException>(() => new SiloTlsValidator(NodeMode.Devnet, [], null));

@@ -40,16 +40,21 @@ public sealed class SimulatedQuoteProvider : IQuoteProvider, IDisposable
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        var tdAttributes = new byte[8];
-        tdAttributes[3] = 0x10; // SEPT_VE_DISABLE, as real Cocoon TDs set it
+        var tdAttributes = _measurements.TdAttributes is { Length: 8 } explicitAttributes ? (byte[])explicitAttributes.Clone() : new byte[8];
+        if (_measurements.TdAttributes is null)
+        {
+            tdAttributes[3] = 0x10; // SEPT_VE_DISABLE, as real Cocoon TDs set it
+        }
+
         if (_measurements.Debug)
         {
-            tdAttributes[0] = 0x01; // TUD.DEBUG
+            tdAttributes[0] |= 0x01; // TUD.DEBUG
         }
 
         var fields = new TdReportFields
         {
             TdAttributes = tdAttributes,
+            Xfam = _measurements.Xfam is { Length: 8 } xfam ? xfam : new byte[8],
             MrTd = _measurements.MrTd,
             MrConfigId = _measurements.MrConfigId,
             MrOwner = _measurements.MrOwner,

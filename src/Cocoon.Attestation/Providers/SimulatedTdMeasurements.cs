@@ -25,6 +25,15 @@ public sealed record SimulatedTdMeasurements
     /// <summary>Set TDATTRIBUTES.DEBUG, to test that policies refuse debug TDs.</summary>
     public bool Debug { get; init; }
 
+    /// <summary>
+    /// TDATTRIBUTES to report instead (8 bytes, the report's byte order), to test TD attribute policies; null:
+    /// SEPT_VE_DISABLE as real Cocoon TDs set it, plus DEBUG when <see cref="Debug"/>.
+    /// </summary>
+    public byte[]? TdAttributes { get; init; }
+
+    /// <summary>XFAM to report (8 bytes); null: all zero.</summary>
+    public byte[]? Xfam { get; init; }
+
     /// <summary>Deterministic measurements derived from <paramref name="image"/> (SHA-384 of labelled names).</summary>
     public static SimulatedTdMeasurements ForImage(string image) => new()
     {
