@@ -42,6 +42,50 @@ public sealed class SiloTlsTests(PostgresFixture postgres) : IDisposable
     }
 
     [Fact]
+    public async Task After_a_certificate_rotation_open_connections_close_and_new_ones_use_the_new_certificate()
+    {
+        var db = await postgres.CreateDatabaseAsync("silotlsrotate");
+        var cluster = "tlsrot-" + Guid.NewGuid().ToString("N")[..8];
+        await using var a = await StartAsync(cluster, "proxy", db, "tls-a", Allowed);
+        await using var b = await StartAsync(cluster, "worker", db, "tls-b", Allowed);
+        var onA = await FindActivationOnAsync(b, "tls-a");
+        var onB = await FindActivationOnAsync(a, "tls-b");
+        var rotator = a.Host.Services.GetRequiredService<NodeAttestation>().Rotator;
+        var lifetime = a.Host.Services.GetRequiredService<RaTlsConnectionLifetime>();
+        var seenByB = b.Host.Services.GetRequiredService<SiloTlsValidator>();
+        var old = rotator.Current!.Thumbprint;
+        Assert.Equal(old, seenByB.LastAdmitted["tls-a"]);
+        Assert.True(lifetime.Open > 0);
+
+        var fresh = await rotator.RotateAsync(Token);
+
+        Assert.NotEqual(old, fresh.Thumbprint);
+        Assert.True(lifetime.Closed > 0, "no connection was closed on rotation");
+
+        // Calls in both directions reconnect; the handshakes present the new certificate.
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(Token);
+        patience.CancelAfter(TimeSpan.FromSeconds(60));
+        while (seenByB.LastAdmitted["tls-a"] != fresh.Thumbprint)
+        {
+            patience.Token.ThrowIfCancellationRequested();
+            try
+            {
+                await b.Grains.GetGrain<INodeInfoGrain>("from-b-" + Guid.NewGuid()).CallAsync(onA);
+                await a.Grains.GetGrain<INodeInfoGrain>("from-a-" + Guid.NewGuid()).CallAsync(onB);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A call that was in flight on a closed connection may fail once; the next one reconnects.
+                await Task.Delay(200, patience.Token);
+            }
+        }
+
+        Assert.Equal(fresh.Thumbprint, seenByB.LastAdmitted["tls-a"]);
+        Assert.Equal("tls-a", (await b.Grains.GetGrain<INodeInfoGrain>("after-" + Guid.NewGuid()).CallAsync(onA)).SiloName);
+        Assert.Equal(2, await ActiveSilosAsync(db, cluster));
+    }
+
+    [Fact]
     public async Task A_silo_whose_image_is_not_allowed_cannot_join()
     {
         var db = await postgres.CreateDatabaseAsync("silotlsrefused");

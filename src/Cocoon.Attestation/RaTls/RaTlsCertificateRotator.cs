@@ -40,35 +40,52 @@ public sealed class RaTlsCertificateRotator : IDisposable
     /// <summary>The current certificate without renewing (null before the first call to <see cref="GetCertificateAsync"/>).</summary>
     public X509Certificate2? Current => Volatile.Read(ref _current);
 
+    /// <summary>
+    /// Raised after a new certificate became <see cref="Current"/> (not for the first one), outside the rotator's lock,
+    /// e.g. to close connections authenticated with the old certificate. Handlers must not block.
+    /// </summary>
+    public event Action<X509Certificate2>? Rotated;
+
     /// <summary>The current certificate, renewed first if it is missing or within <see cref="RenewBefore"/> of expiry.</summary>
-    public async Task<X509Certificate2> GetCertificateAsync(CancellationToken cancellationToken = default)
+    public Task<X509Certificate2> GetCertificateAsync(CancellationToken cancellationToken = default)
     {
         var current = Current;
-        if (current is not null && !NeedsRenewal(current))
-        {
-            return current;
-        }
+        return current is not null && !NeedsRenewal(current) ? Task.FromResult(current) : RenewAsync(force: false, cancellationToken);
+    }
 
+    /// <summary>Replaces the current certificate now, whatever its expiry (e.g. after a key compromise is suspected).</summary>
+    public Task<X509Certificate2> RotateAsync(CancellationToken cancellationToken = default) => RenewAsync(force: true, cancellationToken);
+
+    private async Task<X509Certificate2> RenewAsync(bool force, CancellationToken cancellationToken)
+    {
+        X509Certificate2 fresh;
+        X509Certificate2? current;
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             current = _current;
-            if (current is not null && !NeedsRenewal(current))
+            if (!force && current is not null && !NeedsRenewal(current))
             {
                 return current;
             }
 
-            var fresh = await _factory.CreateAsync(_claims, _subject, cancellationToken).ConfigureAwait(false);
+            fresh = await _factory.CreateAsync(_claims, _subject, cancellationToken).ConfigureAwait(false);
             _previous?.Dispose();
             _previous = current;
             Volatile.Write(ref _current, fresh);
             Generation++;
-            return fresh;
         }
         finally
         {
             _lock.Release();
         }
+
+        if (current is not null)
+        {
+            Rotated?.Invoke(fresh);
+        }
+
+        return fresh;
     }
 
     private bool NeedsRenewal(X509Certificate2 certificate) =>

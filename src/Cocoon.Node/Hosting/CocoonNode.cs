@@ -99,6 +99,7 @@ public static class CocoonNode
         // grain can be called), with the configured hashes as the bootstrap fallback (RootImageAllowList).
         SiloTlsValidator? siloTls = null;
         RootImageAllowList? allowList = null;
+        RaTlsConnectionLifetime? connectionLifetime = null;
         if (settings.SiloTls && attestation is not null)
         {
             try
@@ -117,6 +118,8 @@ public static class CocoonNode
                     : "; peers' TCB status not checked (no Cocoon:Attestation:CollateralPath: TCB collateral comes from Intel PCS/PCCS and expires monthly, so it is opt-in)"));
             builder.Services.AddSingleton(allowList);
             builder.Services.AddSingleton(siloTls);
+            connectionLifetime = new RaTlsConnectionLifetime(attestation.Rotator);
+            builder.Services.AddSingleton(_ => connectionLifetime);
             builder.Services.AddHostedService(sp =>
             {
                 var service = sp.GetRequiredService<RootImageAllowList>();
@@ -148,7 +151,7 @@ public static class CocoonNode
             Security.CallGuardWiring.Register(silo, callers!, options.Progress);
             if (siloTls is not null)
             {
-                UseSiloTls(silo, attestation!.Rotator, siloTls);
+                UseSiloTls(silo, attestation!.Rotator, siloTls, connectionLifetime!);
             }
 
             options.ConfigureSilo?.Invoke(silo);
@@ -215,7 +218,7 @@ public static class CocoonNode
     /// loop renews it ahead of expiry), admitting only peers <paramref name="validator"/> accepts. Clients connect to
     /// the gateway port over TLS too, without a certificate.
     /// </summary>
-    private static void UseSiloTls(ISiloBuilder silo, RaTlsCertificateRotator rotator, SiloTlsValidator validator)
+    private static void UseSiloTls(ISiloBuilder silo, RaTlsCertificateRotator rotator, SiloTlsValidator validator, RaTlsConnectionLifetime lifetime)
     {
         var peers = new TlsOptions
         {
@@ -237,9 +240,23 @@ public static class CocoonNode
         };
         silo.Configure<SiloConnectionOptions>(o =>
         {
-            o.ConfigureSiloInboundConnection(connection => connection.UseServerTls(peers));
-            o.ConfigureSiloOutboundConnection(connection => connection.UseClientTls(peers));
-            o.ConfigureGatewayInboundConnection(connection => connection.UseServerTls(clients));
+            // After TLS: a connection lives no longer than the certificates that authenticated it, and closes when this
+            // silo's certificate rotates (RaTlsConnectionLifetime), so peers re-handshake against the current allow-list.
+            o.ConfigureSiloInboundConnection(connection =>
+            {
+                connection.UseServerTls(peers);
+                connection.Use(lifetime.Middleware);
+            });
+            o.ConfigureSiloOutboundConnection(connection =>
+            {
+                connection.UseClientTls(peers);
+                connection.Use(lifetime.Middleware);
+            });
+            o.ConfigureGatewayInboundConnection(connection =>
+            {
+                connection.UseServerTls(clients);
+                connection.Use(lifetime.Middleware);
+            });
         });
     }
 

@@ -26,6 +26,7 @@ public sealed partial class SiloTlsValidator
     private readonly AttestationPolicy _policy;
     private readonly CollateralStore? _collateral;
     private readonly ConcurrentDictionary<string, byte> _logged = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _lastAdmitted = new(StringComparer.Ordinal);
 
     /// <param name="mode">Production refuses every simulated quote, whatever the allow-list says.</param>
     /// <param name="allowedImageHashes">Image hashes (hex) a peer must attest to; must not be empty.</param>
@@ -70,6 +71,9 @@ public sealed partial class SiloTlsValidator
     /// <summary>The image hashes admitted now.</summary>
     public IReadOnlyCollection<string> AllowedImageHashes => AllowList.Current.Hashes;
 
+    /// <summary>The thumbprint of the certificate last admitted per peer silo name (its <c>silo</c> claim), for diagnostics.</summary>
+    public IReadOnlyDictionary<string, string> LastAdmitted => _lastAdmitted;
+
     /// <summary>Where refusals are logged; null: not logged.</summary>
     public ILogger? Logger { get; set; }
 
@@ -92,6 +96,11 @@ public sealed partial class SiloTlsValidator
             }
             : new RaTlsCertificateValidator(_verifier, _policy with { AllowedImageHashes = snapshot.Hashes }, _collateral is null ? null : _collateral.Find)
                 .Validate(certificate);
+        if (result.IsValid && result.Claims?.Values.GetValueOrDefault("silo") is { } admitted && (_lastAdmitted.Count < MaxRemembered || _lastAdmitted.ContainsKey(admitted)))
+        {
+            _lastAdmitted[admitted] = certificate.Thumbprint;
+        }
+
         if (!result.IsValid)
         {
             Cocoon.Abstractions.Telemetry.CocoonTelemetry.AttestationFailed("silo_tls", result.FailedStep?.ToString() ?? "unknown");
