@@ -54,6 +54,7 @@ public sealed partial class InferenceServiceGrain
         var promptTokens = 0;
         var delivered = 0;
         var attempts = 0;
+        long started = 0;
         try
         {
             TextGenerationChunk chunk;
@@ -64,6 +65,7 @@ public sealed partial class InferenceServiceGrain
                 try
                 {
                     running = load.Start(worker.WorkerId);
+                    started = System.Diagnostics.Stopwatch.GetTimestamp();
                     stream = await OpenAsync(worker, request, cancellationToken);
                     var header = stream.Current;
                     promptTokens = header.PromptTokens;
@@ -125,6 +127,8 @@ public sealed partial class InferenceServiceGrain
                 chunk = await NextAfterFirstTokenAsync(stream, worker);
             }
 
+            // Routing's latency figure: time per generated token over the whole stream.
+            load.Health.RecordSuccess(worker.WorkerId, System.Diagnostics.Stopwatch.GetElapsedTime(started), delivered);
             var usage = await SettleAsync(escrow, apiKey, requestId, worker, promptTokens, delivered, attempts);
             settled = true;
             yield return new PaidGenerationChunk { Usage = usage };

@@ -7,6 +7,7 @@ using Cocoon.Abstractions.Models;
 using Cocoon.Abstractions.Pricing;
 using Cocoon.Abstractions.Telemetry;
 using Cocoon.Abstractions.Workers;
+using Cocoon.Grains.Inference.Routing;
 using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 
@@ -188,14 +189,14 @@ public sealed partial class InferenceServiceGrain(
         return deployment;
     }
 
-    // Lowest running relative to capacity among leases still live by this silo's clock, workers that failed in the
-    // last half minute after all others; ties broken at random so equal workers share the traffic.
-    private WorkerLease? PickWorker(IReadOnlyList<WorkerLease> workers, string? exclude)
+    // The filter's last step (leases still live by this silo's clock, not the worker that just failed), then the
+    // choice: WorkerSelector weighs each worker's running requests, recent latency and recent failures.
+    private WorkerLease? PickWorker(List<WorkerLease> workers, string? exclude)
     {
         using var span = CocoonTelemetry.StartSpan("cocoon.route");
         var now = time.GetUtcNow();
-        WorkerLease? best = null;
-        var bestScore = double.MaxValue;
+        var live = new List<WorkerLease>(workers.Count);
+        var candidates = new List<RouteCandidate>(workers.Count);
         foreach (var lease in workers)
         {
             if (lease.ExpiresAt <= now || lease.WorkerId == exclude)
@@ -203,16 +204,13 @@ public sealed partial class InferenceServiceGrain(
                 continue;
             }
 
-            var score = (double)load.Running(lease.WorkerId) / lease.Registration.Capacity
-                        + (load.FailedRecently(lease.WorkerId) ? 1_000 : 0)
-                        + (Random.Shared.NextDouble() * 1e-6);
-            if (score < bestScore)
-            {
-                best = lease;
-                bestScore = score;
-            }
+            var (latency, penalty) = load.Health.Get(lease.WorkerId);
+            live.Add(lease);
+            candidates.Add(new RouteCandidate(lease.WorkerId, load.Running(lease.WorkerId), lease.Registration.Capacity, latency, penalty));
         }
 
+        var index = WorkerSelector.Shared.Select(candidates);
+        var best = index < 0 ? null : live[index];
         span?.SetTag(CocoonTelemetry.WorkerTag, best?.WorkerId ?? CocoonTelemetry.None);
         return best;
     }
@@ -225,7 +223,10 @@ public sealed partial class InferenceServiceGrain(
             RequestContext.Set(WorkerSiloPlacement.SiloKey, worker.Registration.SiloAddress);
             try
             {
-                return await GrainFactory.GetGrain<IInferenceHostGrain>(worker.WorkerId).EmbedAsync(request, cancellationToken);
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                var result = await GrainFactory.GetGrain<IInferenceHostGrain>(worker.WorkerId).EmbedAsync(request, cancellationToken);
+                load.Health.RecordSuccess(worker.WorkerId, System.Diagnostics.Stopwatch.GetElapsedTime(started), result.TokenCounts.Sum(n => (long)n));
+                return result;
             }
             finally
             {

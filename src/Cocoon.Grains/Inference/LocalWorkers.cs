@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Cocoon.Abstractions.Workers;
+using Cocoon.Grains.Inference.Routing;
 using Cocoon.Inference.Embeddings;
 using Cocoon.Inference.Generation;
 
@@ -34,23 +35,19 @@ public sealed class LocalWorkers
 }
 
 /// <summary>
-/// Requests this silo has in flight per worker, the load signal routing uses (DESIGN section 4: lowest running
-/// relative to capacity). Per silo, like the routing cache: no activation is on the hot path.
+/// Requests this silo has in flight per worker and what it has seen of each worker's speed and failures
+/// (<see cref="WorkerHealth"/>): the signals routing weighs (DESIGN section 4). Per silo, like the routing cache: no
+/// activation is on the hot path.
 /// </summary>
 public sealed class RouteLoad
 {
     private readonly ConcurrentDictionary<string, int> _running = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, long> _lastFailure = new(StringComparer.Ordinal);
 
-    /// <summary>How long a failure keeps pushing a worker down the routing order.</summary>
-    public static readonly TimeSpan FailureMemory = TimeSpan.FromSeconds(30);
+    /// <summary>Recent latency and failures per worker, as this silo saw them.</summary>
+    public WorkerHealth Health { get; } = new();
 
     /// <summary>Notes that a request to <paramref name="workerId"/> failed on the worker's side.</summary>
-    public void RecordFailure(string workerId) => _lastFailure[workerId] = Environment.TickCount64;
-
-    /// <summary>Whether <paramref name="workerId"/> failed within <see cref="FailureMemory"/>.</summary>
-    public bool FailedRecently(string workerId) =>
-        _lastFailure.TryGetValue(workerId, out var at) && Environment.TickCount64 - at < (long)FailureMemory.TotalMilliseconds;
+    public void RecordFailure(string workerId) => Health.RecordFailure(workerId);
 
     /// <summary>Requests running on <paramref name="workerId"/> from this silo.</summary>
     public int Running(string workerId) => _running.GetValueOrDefault(workerId);
