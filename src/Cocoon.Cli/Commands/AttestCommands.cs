@@ -13,7 +13,8 @@ namespace Cocoon.Cli.Commands;
 /// <summary>
 /// <c>cocoon attest inspect QUOTE_FILE [--json]</c> and
 /// <c>cocoon attest verify QUOTE_FILE [--collateral FILE] [--at ISO-8601] [--min-tcb STATUS] [--json]</c> and
-/// <c>cocoon attest fetch GATEWAY_URL [--devnet] [--json]</c>.
+/// <c>cocoon attest fetch GATEWAY_URL [--devnet] [--json]</c> and
+/// <c>cocoon attest image-hash MEASUREMENTS [--json]</c>.
 /// Exit codes: 0 success, 1 the quote does not parse or verify (or its TCB status is not acceptable, or the gateway's
 /// attestation does not check out), 2 usage error.
 /// </summary>
@@ -25,6 +26,77 @@ public static class AttestCommands
         command.Subcommands.Add(CreateInspect());
         command.Subcommands.Add(CreateVerify());
         command.Subcommands.Add(CreateFetch());
+        command.Subcommands.Add(CreateImageHash());
+        return command;
+    }
+
+    private static Command CreateImageHash()
+    {
+        var path = new Argument<string>("MEASUREMENTS")
+        {
+            Description = "A folder (files mrtd, rtmr0..rtmr3, optional mrconfigid/mrowner/mrownerconfig, hex; or rtmrN.events " +
+                          "with one event digest per line; or rtmrN.d/ with payload files measured in name order), or a JSON " +
+                          "file with those keys (e.g. the output of 'cocoon attest inspect --json'), or a raw quote.",
+        };
+        var json = new Option<bool>("--json") { Description = "Print JSON (lower-case hex)." };
+        var command = new Command("image-hash", "Print the image hash (DESIGN 7: SHA-256 over MRTD, MRCONFIGID, MROWNER, MROWNERCONFIG, RTMR0-3) of an image's measurements, to put on the root contract's allow-list.");
+        command.Arguments.Add(path);
+        command.Options.Add(json);
+        command.SetAction(parse =>
+        {
+            var source = parse.GetValue(path)!;
+            ImageMeasurements measurements;
+            try
+            {
+                if (Directory.Exists(source))
+                {
+                    measurements = ImageMeasurements.FromFolder(source);
+                }
+                else if (!File.Exists(source))
+                {
+                    Console.Error.WriteLine($"cocoon attest image-hash: {source} is neither a folder nor a file.");
+                    return 2;
+                }
+                else
+                {
+                    var bytes = File.ReadAllBytes(source);
+                    measurements = TdxQuote.TryParse(bytes, out var quote, out _)
+                        ? ImageMeasurements.From(quote!.Body)
+                        : ImageMeasurements.FromJson(System.Text.Encoding.UTF8.GetString(bytes));
+                }
+            }
+            catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"cocoon attest image-hash: {e.Message}");
+                return 1;
+            }
+
+            List<(string Key, object? Value)> fields =
+            [
+                ("mrtd", Convert.ToHexStringLower(measurements.MrTd)),
+                ("mrConfigId", Convert.ToHexStringLower(measurements.MrConfigId)),
+                ("mrOwner", Convert.ToHexStringLower(measurements.MrOwner)),
+                ("mrOwnerConfig", Convert.ToHexStringLower(measurements.MrOwnerConfig)),
+                ("rtmr0", Convert.ToHexStringLower(measurements.Rtmr0)),
+                ("rtmr1", Convert.ToHexStringLower(measurements.Rtmr1)),
+                ("rtmr2", Convert.ToHexStringLower(measurements.Rtmr2)),
+                ("rtmr3", Convert.ToHexStringLower(measurements.Rtmr3)),
+                ("imageHash", Convert.ToHexStringLower(measurements.ImageHash)),
+            ];
+            if (parse.GetValue(json))
+            {
+                WriteJson(fields);
+            }
+            else
+            {
+                foreach (var (key, value) in fields)
+                {
+                    Console.WriteLine($"{key,-14} {value}");
+                }
+            }
+
+            return 0;
+        });
         return command;
     }
 
