@@ -310,6 +310,11 @@ public sealed class ConfigurationTests(PostgresFixture postgres)
         options.Attestation.ForbiddenTdAttributes = "0x40000000";
         options.Attestation.CollateralPath = "/nonexistent";
         var custom = NodeSettings.From(options).PeerPolicy;
+        options.Attestation.MaxConnectionAgeMinutes = 10;
+        var age = NodeSettings.From(options).MaxConnectionAge;
+        options.Attestation.MaxConnectionAgeMinutes = 0;
+        var badAge = Assert.Throws<CocoonConfigurationException>(() => NodeSettings.From(options));
+        options.Attestation.MaxConnectionAgeMinutes = null;
         options.Attestation.RequiredTdAttributes = "not-hex";
         var e = Assert.Throws<CocoonConfigurationException>(() => NodeSettings.From(options));
 
@@ -319,6 +324,8 @@ public sealed class ConfigurationTests(PostgresFixture postgres)
         Assert.Equal(Cocoon.Attestation.Policy.TdAttributeBits.Pks, custom.ForbiddenTdAttributes);
         Assert.Equal(Cocoon.Attestation.Collateral.TcbStatus.SWHardeningNeeded, custom.MinimumTcbStatus);
         Assert.Equal("Cocoon:Attestation:RequiredTdAttributes", e.Setting);
+        Assert.Equal(TimeSpan.FromMinutes(10), age);
+        Assert.Equal("Cocoon:Attestation:MaxConnectionAgeMinutes", badAge.Setting);
     }
 
     [Theory]

@@ -124,6 +124,12 @@ public sealed class AttestationOptions
     /// </summary>
     public string AllowedImageHashes { get; set; } = "";
 
+    /// <summary>
+    /// The longest an RA-TLS connection (silo-silo, client-silo) stays open before it must re-handshake, in minutes; unset:
+    /// bounded by the handshake certificates' validity (one hour) and closed when this silo's certificate rotates.
+    /// </summary>
+    public double? MaxConnectionAgeMinutes { get; set; }
+
     /// <summary>How often every silo re-reads the root contract's image allow-lists, in seconds (default 30).</summary>
     public double AllowListRefreshSeconds { get; set; } = 30;
 

@@ -40,6 +40,9 @@ public sealed record NodeSettings
     /// <summary>How often the root contract's allow-lists are re-read (<c>Cocoon:Attestation:AllowListRefreshSeconds</c>).</summary>
     public TimeSpan AllowListRefresh { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The maximum RA-TLS connection age (<c>Cocoon:Attestation:MaxConnectionAgeMinutes</c>), or null.</summary>
+    public TimeSpan? MaxConnectionAge { get; init; }
+
     /// <summary>Collateral for peers' quotes (<c>Cocoon:Attestation:CollateralPath</c>), or null: TCB status not checked.</summary>
     public string? CollateralPath { get; init; }
 
@@ -286,6 +289,12 @@ public sealed record NodeSettings
             AllowListRefresh = options.Attestation.AllowListRefreshSeconds is > 0 and <= 86_400
                 ? TimeSpan.FromSeconds(options.Attestation.AllowListRefreshSeconds)
                 : throw new CocoonConfigurationException("Cocoon:Attestation:AllowListRefreshSeconds", "must be more than 0 and at most 86400 seconds."),
+            MaxConnectionAge = options.Attestation.MaxConnectionAgeMinutes switch
+            {
+                null => null,
+                > 0 and <= 24 * 60 => TimeSpan.FromMinutes(options.Attestation.MaxConnectionAgeMinutes.Value),
+                _ => throw new CocoonConfigurationException("Cocoon:Attestation:MaxConnectionAgeMinutes", "must be more than 0 and at most 1440 minutes."),
+            },
             CollateralPath = string.IsNullOrWhiteSpace(options.Attestation.CollateralPath) ? null : options.Attestation.CollateralPath,
             PeerPolicy = Cocoon.Attestation.Policy.AttestationPolicy.Production with
             {

@@ -118,7 +118,7 @@ public static class CocoonNode
                     : "; peers' TCB status not checked (no Cocoon:Attestation:CollateralPath: TCB collateral comes from Intel PCS/PCCS and expires monthly, so it is opt-in)"));
             builder.Services.AddSingleton(allowList);
             builder.Services.AddSingleton(siloTls);
-            connectionLifetime = new RaTlsConnectionLifetime(attestation.Rotator);
+            connectionLifetime = new RaTlsConnectionLifetime(attestation.Rotator, settings.MaxConnectionAge);
             builder.Services.AddSingleton(_ => connectionLifetime);
             builder.Services.AddHostedService(sp =>
             {
