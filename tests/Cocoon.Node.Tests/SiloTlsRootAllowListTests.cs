@@ -76,6 +76,18 @@ public sealed class SiloTlsRootAllowListTests(PostgresFixture postgres) : IAsync
         var validator = proxy.Host.Services.GetRequiredService<SiloTlsValidator>();
         var workerCertificate = await worker.Host.Services.GetRequiredService<NodeAttestation>().Rotator.GetCertificateAsync(Token);
         Assert.True(validator.Validate(workerCertificate).IsValid);
+
+        // The lists are per role: the worker image is not allowed to serve as a proxy.
+        var pem = await File.ReadAllTextAsync(_authorityFile, Token);
+        using (var authority = Cocoon.Attestation.Providers.SimulatedAttestationAuthority.FromPem(pem, pem))
+        using (var provider = new Cocoon.Attestation.Providers.SimulatedQuoteProvider(authority, Cocoon.Attestation.Providers.SimulatedTdMeasurements.ForImage(WorkerImage)))
+        using (var asProxy = await new Cocoon.Attestation.RaTls.RaTlsCertificateFactory(provider).CreateAsync(
+            new Cocoon.Attestation.RaTls.RaTlsClaims(new Dictionary<string, string> { ["silo"] = "posing", ["role"] = "proxy" }), cancellationToken: Token))
+        {
+            var posing = validator.Validate(asProxy);
+            Assert.Equal(VerificationStep.Policy, posing.FailedStep);
+            Assert.Contains("is not allowed for role proxy", posing.Message, StringComparison.Ordinal);
+        }
         await OwnerSendsAsync(RootContract.DelWorkerTypeBody(3, Convert.FromHexString(workerHash)));
         Assert.True(await list.RefreshAsync(Token));
 
@@ -83,6 +95,7 @@ public sealed class SiloTlsRootAllowListTests(PostgresFixture postgres) : IAsync
         Assert.Equal(VerificationStep.Policy, refused.FailedStep);
         Assert.Contains(workerHash, refused.Message, StringComparison.Ordinal);
         Assert.Equal([proxyHash], list.List.Current.Hashes); // in Devnet the proxy's own image, which the root lists too
+        Assert.Equal([proxyHash], list.List.Current.ByRole["worker"]); // its own image, admitted in Devnet whatever the role
     }
 
     [Fact]

@@ -3,10 +3,46 @@ using System.Collections.Frozen;
 namespace Cocoon.Attestation.Policy;
 
 /// <summary>One published state of an <see cref="ImageAllowList"/>: the allowed image hashes, where they came from and when.</summary>
-/// <param name="Hashes">Allowed image hashes, lower-case hex.</param>
+/// <param name="Hashes">Allowed image hashes, lower-case hex (all roles).</param>
 /// <param name="Source">Where they were read (e.g. <c>root contract EQ…</c> or <c>configuration</c>), for messages.</param>
 /// <param name="ReadAt">When they were read.</param>
-public sealed record ImageAllowListSnapshot(FrozenSet<string> Hashes, string Source, DateTimeOffset ReadAt);
+public sealed record ImageAllowListSnapshot(FrozenSet<string> Hashes, string Source, DateTimeOffset ReadAt)
+{
+    /// <summary>
+    /// Per role (e.g. <c>proxy</c>, <c>worker</c>), the hashes a peer claiming that role must have; empty: no role
+    /// restriction (any hash of <see cref="Hashes"/>).
+    /// </summary>
+    public IReadOnlyDictionary<string, FrozenSet<string>> ByRole { get; init; } = FrozenDictionary<string, FrozenSet<string>>.Empty;
+
+    /// <summary>
+    /// Why <paramref name="imageHash"/> may not serve <paramref name="roles"/> (comma-separated role names, from the
+    /// peer's attested claims), or null when it may.
+    /// </summary>
+    public string? RoleRefusal(string imageHash, string? roles)
+    {
+        if (ByRole.Count == 0)
+        {
+            return null;
+        }
+
+        var hash = imageHash.ToLowerInvariant();
+        var claimed = (roles ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (claimed.Length == 0)
+        {
+            return "the peer claims no role, and the allow-list is per role";
+        }
+
+        foreach (var role in claimed)
+        {
+            if (!ByRole.TryGetValue(role.ToLowerInvariant(), out var allowed) || !allowed.Contains(hash))
+            {
+                return $"image hash {hash} is not allowed for role {role} (allow-list from {Source})";
+            }
+        }
+
+        return null;
+    }
+}
 
 /// <summary>
 /// The image hashes peers must attest to, as a snapshot that a refresher (e.g. a poller of the root contract) replaces
@@ -24,7 +60,7 @@ public sealed class ImageAllowList
     /// <summary>The current snapshot.</summary>
     public ImageAllowListSnapshot Current => Volatile.Read(ref _current);
 
-    /// <summary>Raised after <see cref="Replace"/> changed the set of hashes (not on a re-read of the same set).</summary>
+    /// <summary>Raised after a replacement changed the set of hashes (not on a re-read of the same set).</summary>
     public event Action<ImageAllowListSnapshot>? Changed;
 
     /// <summary>Whether <paramref name="imageHashHex"/> (any case) is allowed now.</summary>
@@ -32,11 +68,25 @@ public sealed class ImageAllowList
 
     /// <summary>Replaces the list with <paramref name="hashes"/>; returns whether the set of hashes changed.</summary>
     /// <exception cref="FormatException">A hash is not 64 hex characters (nothing changes).</exception>
-    public bool Replace(IEnumerable<string> hashes, string source, DateTimeOffset readAt)
+    public bool Replace(IEnumerable<string> hashes, string source, DateTimeOffset readAt) => Publish(Snapshot(hashes, source, readAt));
+
+    /// <summary>
+    /// Replaces the list with per-role lists (a peer must be on the list of every role it claims); the admitted set
+    /// is their union. Returns whether anything changed.
+    /// </summary>
+    /// <exception cref="FormatException">A hash is not 64 hex characters (nothing changes).</exception>
+    public bool Replace(IReadOnlyDictionary<string, IEnumerable<string>> byRole, string source, DateTimeOffset readAt)
     {
-        var next = Snapshot(hashes, source, readAt);
+        ArgumentNullException.ThrowIfNull(byRole);
+        var roles = byRole.ToDictionary(r => r.Key.ToLowerInvariant(), r => Snapshot(r.Value, source, readAt).Hashes, StringComparer.Ordinal);
+        var next = Snapshot(roles.Values.SelectMany(h => h), source, readAt) with { ByRole = roles.ToFrozenDictionary(StringComparer.Ordinal) };
+        return Publish(next);
+    }
+
+    private bool Publish(ImageAllowListSnapshot next)
+    {
         var previous = Interlocked.Exchange(ref _current, next);
-        var changed = !previous.Hashes.SetEquals(next.Hashes);
+        var changed = !previous.Hashes.SetEquals(next.Hashes) || !SameRoles(previous, next);
         if (changed)
         {
             Changed?.Invoke(next);
@@ -44,6 +94,9 @@ public sealed class ImageAllowList
 
         return changed;
     }
+
+    private static bool SameRoles(ImageAllowListSnapshot a, ImageAllowListSnapshot b) =>
+        a.ByRole.Count == b.ByRole.Count && a.ByRole.All(r => b.ByRole.TryGetValue(r.Key, out var other) && other.SetEquals(r.Value));
 
     private static ImageAllowListSnapshot Snapshot(IEnumerable<string> hashes, string source, DateTimeOffset readAt)
     {

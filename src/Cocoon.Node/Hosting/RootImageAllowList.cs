@@ -24,8 +24,9 @@ namespace Cocoon.Node.Hosting;
 /// Precedence: (1) the root's lists once read (a failed re-read keeps the last good read, logged); (2) before the first
 /// successful read (root unreachable at start), <c>Cocoon:Attestation:AllowedImageHashes</c> as the bootstrap/offline
 /// fallback; (3) without a root (Devnet only; Production requires one, see <see cref="NodeSettings.RequireAllowedImageHashes"/>),
-/// the configured hashes, else the node's own image hash. The union of the proxy and worker lists is admitted: every
-/// silo talks to both kinds. In Devnet the node's own image hash is always admitted too (a devnet root usually lists no
+/// the configured hashes, else the node's own image hash. From the root, a peer must be on the list of each role its
+/// attested claims name: a proxy silo's image on the proxy list, a worker's on the worker list, a silo with both roles on
+/// both. In Devnet the node's own image hash is always admitted too (a devnet root usually lists no
 /// images, and the devnet's silos all run the devnet image); in Production only what the root lists.
 /// </para>
 /// </summary>
@@ -129,7 +130,11 @@ public sealed partial class RootImageAllowList : IHostedService, IDisposable
         }
 
         var (proxies, workers) = await ReadAsync(_client, _root, cancellationToken).ConfigureAwait(false);
-        return List.Replace(proxies.Concat(workers).Concat(_alwaysAdmitted), "root contract " + _root.ToFriendlyString(), _time.GetUtcNow());
+        return List.Replace(new Dictionary<string, IEnumerable<string>>
+        {
+            ["proxy"] = proxies.Concat(_alwaysAdmitted),
+            ["worker"] = workers.Concat(_alwaysAdmitted),
+        }, "root contract " + _root.ToFriendlyString(), _time.GetUtcNow());
     }
 
     /// <summary>The root's allowed proxy and worker image hashes (lower-case hex), from its account data.</summary>

@@ -96,6 +96,11 @@ public sealed partial class SiloTlsValidator
             }
             : new RaTlsCertificateValidator(_verifier, _policy with { AllowedImageHashes = snapshot.Hashes }, _collateral is null ? null : _collateral.Find)
                 .Validate(certificate);
+        if (result.IsValid && result.Quote?.Quote is { } quote &&
+            snapshot.RoleRefusal(Convert.ToHexStringLower(ImageHash.Compute(quote.Body)), result.Claims?.Values.GetValueOrDefault("role")) is { } refusal)
+        {
+            result = result with { FailedStep = VerificationStep.Policy, Message = "Policy: " + refusal };
+        }
         if (result.IsValid && result.Claims?.Values.GetValueOrDefault("silo") is { } admitted && (_lastAdmitted.Count < MaxRemembered || _lastAdmitted.ContainsKey(admitted)))
         {
             _lastAdmitted[admitted] = certificate.Thumbprint;
