@@ -169,7 +169,7 @@ public sealed class VerifyingHttpHandler : DelegatingHandler
             TimeProvider = options.TimeProvider,
             SimulatedRoot = options.Devnet ? options.SimulatedRoot : null,
         });
-        _validator = new RaTlsCertificateValidator(verifier, options.Policy);
+        _validator = new RaTlsCertificateValidator(verifier, options.Policy, options.Collateral);
         InnerHandler = new SocketsHttpHandler
         {
             SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = Check },

@@ -51,6 +51,12 @@ public sealed record GatewayAttestationOptions
 
     /// <summary>The clock certificates and quotes are checked at.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// Collateral for the gateway's platform (e.g. <c>CollateralStore.Load(path).Find</c>); with it the TCB status is
+    /// evaluated and <see cref="AttestationPolicy.MinimumTcbStatus"/> can be enforced. Null: checked up to the quote signature.
+    /// </summary>
+    public Func<Cocoon.Attestation.Quotes.TdxQuote, Cocoon.Attestation.Collateral.QuoteCollateral?>? Collateral { get; init; }
 }
 
 /// <summary>The attestation document of <c>GET /v1/attestation</c>, as read from the wire.</summary>
@@ -249,7 +255,7 @@ public static class GatewayAttestation
                 TimeProvider = options.TimeProvider,
                 SimulatedRoot = options.Devnet ? options.SimulatedRoot ?? publishedRoot : null,
             });
-            var validation = new RaTlsCertificateValidator(verifier, options.Policy).Validate(certificate);
+            var validation = new RaTlsCertificateValidator(verifier, options.Policy, options.Collateral).Validate(certificate);
             if (!validation.IsValid)
             {
                 return GatewayAttestationResult.Fail(GatewayAttestationStep.Certificate, validation.Message, document, validation.FailedStep, validation.Claims);

@@ -83,6 +83,29 @@ public sealed class VerifiedHttpClientTests(DevnetGateways devnet) : IClassFixtu
     }
 
     [Fact]
+    public async Task Collateral_is_asked_for_the_gateways_quote_and_a_minimum_tcb_status_refuses_one_without_it()
+    {
+        var asked = 0;
+        var options = new GatewayAttestationOptions
+        {
+            Devnet = true,
+            SimulatedRoot = DevnetRoot,
+            Policy = AttestationPolicy.Production with { AllowedImageHashes = [DevnetImageHash], MinimumTcbStatus = Cocoon.Attestation.Collateral.TcbStatus.UpToDate },
+            Collateral = quote =>
+            {
+                Interlocked.Increment(ref asked);
+                Assert.True(quote.IsSimulated);
+                return null; // a simulated quote has no platform collateral
+            },
+        };
+
+        var e = await Assert.ThrowsAsync<GatewayAttestationException>(() => CocoonHttp.CreateVerifiedHttpClientAsync(devnet.Https.GatewayUrl!, options, Token));
+
+        Assert.Contains("requires a TCB status", e.Message, StringComparison.Ordinal);
+        Assert.True(asked > 0);
+    }
+
+    [Fact]
     public async Task A_server_presenting_another_certificate_or_a_disallowed_image_sees_no_request()
     {
         // An attested image the policy does not allow, signed under the same devnet root the client trusts.
