@@ -116,7 +116,7 @@ public static class CocoonNode
             options.Progress?.Invoke($"silo TLS: mutual RA-TLS, admitting image hashes {string.Join(", ", siloTls.AllowedImageHashes)}" +
                 (allowList.Collateral is { } c ? $"; peers' TCB status at least {settings.PeerPolicy.MinimumTcbStatus} (collateral {c.Path})"
                     : "; peers' TCB status not checked (no Cocoon:Attestation:CollateralPath: TCB collateral comes from Intel PCS/PCCS and expires monthly, so it is opt-in)"));
-            builder.Services.AddSingleton(allowList);
+            builder.Services.AddSingleton(_ => allowList); // a factory, so the container disposes it
             builder.Services.AddSingleton(siloTls);
             connectionLifetime = new RaTlsConnectionLifetime(attestation.Rotator, settings.MaxConnectionAge);
             builder.Services.AddSingleton(_ => connectionLifetime);

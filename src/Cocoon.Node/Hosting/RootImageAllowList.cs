@@ -37,6 +37,7 @@ public sealed partial class RootImageAllowList : IHostedService, IDisposable
     private readonly TimeSpan _period;
     private readonly TimeProvider _time;
     private readonly string[] _alwaysAdmitted;
+    private HttpClient? _http;
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
     private int _disposed;
@@ -96,7 +97,8 @@ public sealed partial class RootImageAllowList : IHostedService, IDisposable
             return new RootImageAllowList(fallback, null, null, settings.AllowListRefresh, time, collateral, []);
         }
 
-        var client = new ToncenterClient(new HttpClient(), new ToncenterOptions
+        var http = new HttpClient();
+        var client = new ToncenterClient(http, new ToncenterOptions
         {
             Endpoint = endpoint,
             ApiKey = settings.Chain.ApiKey,
@@ -104,7 +106,10 @@ public sealed partial class RootImageAllowList : IHostedService, IDisposable
             Timeout = TimeSpan.FromSeconds(10),
         }, time);
         var list = new RootImageAllowList(fallback, client, root, settings.AllowListRefresh, time, collateral,
-            settings.Mode == NodeMode.Devnet && ownImageHash.Length == 64 ? [ownImageHash] : []);
+            settings.Mode == NodeMode.Devnet && ownImageHash.Length == 64 ? [ownImageHash] : [])
+        {
+            _http = http,
+        };
         try
         {
             await list.RefreshAsync(cancellationToken).ConfigureAwait(false);
@@ -249,5 +254,6 @@ public sealed partial class RootImageAllowList : IHostedService, IDisposable
 
         _stop.Cancel();
         _stop.Dispose();
+        _http?.Dispose();
     }
 }
