@@ -88,22 +88,28 @@ public sealed class KilledWorkerTests(GrainCluster cluster) : IAsyncLifetime
     public async Task A_killed_worker_loses_its_lease_traffic_moves_and_nothing_is_charged_twice_or_left_reserved()
     {
         var ct = TestContext.Current.CancellationToken;
-        var key = ApiKeys.Generate();
-        var accountId = "kill-" + Guid.NewGuid().ToString("N")[..8];
-        await cluster.Grains.GetGrain<IApiKeyGrain>(ApiKeys.Hash(key)).CreateAsync(accountId, "test");
-        var account = cluster.Grains.GetGrain<IEscrowAccountGrain>(accountId);
-        await account.DepositAsync("grant", 1_000_000_000_000);
+        // One account per client, each well below the 256 settlements an escrow row remembers.
+        var keys = new string[Clients];
+        var accountIds = new string[Clients];
+        for (var c = 0; c < Clients; c++)
+        {
+            keys[c] = ApiKeys.Generate();
+            accountIds[c] = "kill-" + Guid.NewGuid().ToString("N")[..8];
+            await cluster.Grains.GetGrain<IApiKeyGrain>(ApiKeys.Hash(keys[c])).CreateAsync(accountIds[c], "test");
+            await Account(accountIds[c]).DepositAsync("grant", 1_000_000_000_000);
+        }
+
         var service = cluster.Grains.GetGrain<IInferenceServiceGrain>(0);
 
-        var answered = new ConcurrentQueue<(PaidEmbeddingResponse Response, bool AfterKill)>();
+        var answered = new ConcurrentQueue<(PaidEmbeddingResponse Response, bool AfterKill, int Client)>();
         var failed = new ConcurrentQueue<Exception>();
         var killed = 0;
         var answeredAfterKill = 0;
         var sent = 0;
         var stopAt = DateTime.UtcNow.AddSeconds(150);
 
-        // Clients send until the victim has served some of the load, then it is killed while requests are in flight;
-        // they go on until the survivor has answered 30 more.
+        // Clients send until the victim has served some of the load (routing prefers the faster in-process worker, so
+        // at most 100 answers), then it is killed while requests are in flight; they go on until 30 more are answered.
         await Task.WhenAll(Enumerable.Range(0, Clients).Select(client => Task.Run(async () =>
         {
             while (Volatile.Read(ref answeredAfterKill) < 30 && DateTime.UtcNow < stopAt)
@@ -112,19 +118,20 @@ public sealed class KilledWorkerTests(GrainCluster cluster) : IAsyncLifetime
                 var afterKill = Volatile.Read(ref killed) == 1;
                 try
                 {
-                    var response = await service.EmbedAsync(key, new EmbeddingRequest { Model = _model, Inputs = [$"client {client} request {i}"] }, ct);
-                    answered.Enqueue((response, afterKill));
+                    var response = await service.EmbedAsync(keys[client], new EmbeddingRequest { Model = _model, Inputs = [$"client {client} request {i}"] }, ct);
+                    answered.Enqueue((response, afterKill, client));
                     if (afterKill)
                     {
                         Interlocked.Increment(ref answeredAfterKill);
                     }
                 }
-                catch (CocoonApiException e)
+                catch (Exception e) when (e is not OperationCanceledException)
                 {
                     failed.Enqueue(e);
                 }
 
-                if (answered.Count(a => a.Response.Result.WorkerId == VictimWorker) >= 5 && Interlocked.CompareExchange(ref killed, 1, 0) == 0)
+                if ((answered.Count(a => a.Response.Result.WorkerId == VictimWorker) >= 3 || answered.Count >= 100)
+                    && Interlocked.CompareExchange(ref killed, 1, 0) == 0)
                 {
                     _victim!.KillHard();
                 }
@@ -132,12 +139,17 @@ public sealed class KilledWorkerTests(GrainCluster cluster) : IAsyncLifetime
         }, ct)));
 
         Assert.Equal(1, killed);
+        Assert.Contains(answered, a => !a.AfterKill && a.Response.Result.WorkerId == VictimWorker);
         Assert.True(Volatile.Read(ref answeredAfterKill) >= 30, $"only {answeredAfterKill} answers after the kill; failures: {string.Join("; ", failed.Select(f => f.Message))}");
 
         // Traffic moved: a request sent after the kill was answered by the survivor, at worst on its second attempt
         // (the first went to the dead worker before routing knew). Requests in flight at the kill were retried too.
         Assert.All(answered.Where(a => a.AfterKill), a => Assert.Equal(SurvivorWorker, a.Response.Result.WorkerId));
-        Assert.Empty(failed);
+        // Until the membership declares the dead silo dead, a call whose grain-directory entry lived on it fails (the
+        // directory spans every silo): such a request fails as unavailable and, as checked below, is not charged.
+        // Nothing else may fail.
+        Assert.All(failed, f => Assert.True(f is OrleansException or CocoonApiException { Status: 503 }, f.ToString()));
+        Assert.True(failed.Count <= answered.Count / 4, $"{failed.Count} requests failed: {string.Join("; ", failed.Select(f => f.GetType().Name + ": " + f.Message))}");
 
         // Its lease is lost: the survivor keeps renewing, the victim cannot. Moving the proxy's clock past the lease
         // time leaves the survivor alone in the live set once it renewed.
@@ -158,37 +170,46 @@ public sealed class KilledWorkerTests(GrainCluster cluster) : IAsyncLifetime
         // New requests go to the survivor at the first attempt: the dead worker is no longer a candidate.
         for (var i = 0; i < 5; i++)
         {
-            var response = await service.EmbedAsync(key, new EmbeddingRequest { Model = _model, Inputs = [$"after expiry {i}"] }, ct);
+            var response = await service.EmbedAsync(keys[0], new EmbeddingRequest { Model = _model, Inputs = [$"after expiry {i}"] }, ct);
             Assert.Equal(SurvivorWorker, response.Result.WorkerId);
             Assert.Equal(1, response.Attempts);
-            answered.Enqueue((response, true));
+            answered.Enqueue((response, true, 0));
         }
 
-        // Nothing charged twice: the stored settlements are exactly the answered requests, each once, at the price each
-        // answer reported, and they add up to the account's charged total.
-        var responses = answered.Select(a => a.Response).ToList();
-        Assert.Equal(responses.Count, responses.Select(r => r.RequestId).Distinct().Count());
-        Assert.True(responses.Count < 256, "the escrow remembers the last 256 settlements; keep the test below that");
-        var state = await ReadEscrowStateAsync(accountId);
-        var settled = state["Settled"]!.AsObject().Where(p => !p.Key.StartsWith('$')).ToDictionary(p => p.Key, p => p.Value!["ChargedNanoTon"]!.GetValue<long>());
-        Assert.Equal(responses.Select(r => r.RequestId).Order(StringComparer.Ordinal), settled.Keys.Order(StringComparer.Ordinal));
-        Assert.All(responses, r => Assert.Equal(r.CostNanoTon, settled[r.RequestId]));
-        var balance = await account.GetBalanceAsync();
-        Assert.Equal(settled.Values.Sum(), balance.Charged);
-        Assert.Equal(responses.Sum(r => r.CostNanoTon), balance.Charged);
+        // Nothing charged twice: each account's stored settlements are exactly its answered requests, each once, at the
+        // price each answer reported, and they add up to the account's charged total.
+        Assert.Equal(answered.Count, answered.Select(a => a.Response.RequestId).Distinct().Count());
+        for (var c = 0; c < Clients; c++)
+        {
+            var responses = answered.Where(a => a.Client == c).Select(a => a.Response).ToList();
+            Assert.True(responses.Count < 256, "the escrow remembers the last 256 settlements; keep each account below that");
+            var state = await ReadEscrowStateAsync(accountIds[c]);
+            var settled = state["Settled"]!.AsObject().Where(p => !p.Key.StartsWith('$')).ToDictionary(p => p.Key, p => p.Value!["ChargedNanoTon"]!.GetValue<long>());
+            Assert.Equal(responses.Select(r => r.RequestId).Order(StringComparer.Ordinal), settled.Keys.Order(StringComparer.Ordinal));
+            Assert.All(responses, r => Assert.Equal(r.CostNanoTon, settled[r.RequestId]));
+            var balance = await Account(accountIds[c]).GetBalanceAsync();
+            Assert.Equal(settled.Values.Sum(), balance.Charged);
+            Assert.Equal(responses.Sum(r => r.CostNanoTon), balance.Charged);
+        }
 
         // No reservation outlives its expiry: past the longest reservation lifetime, with the expiry reminder run,
-        // nothing is held.
+        // nothing is held, and nothing more was charged.
         cluster.Clock.Advance(TimeSpan.FromMinutes(31));
-        deadline = DateTime.UtcNow.AddSeconds(60);
-        while ((balance = await account.GetBalanceAsync()).Reserved != 0)
+        for (var c = 0; c < Clients; c++)
         {
-            Assert.True(DateTime.UtcNow < deadline, $"{balance.Reserved} nanoTON still reserved after every reservation expired");
-            await Task.Delay(250, ct);
-        }
+            deadline = DateTime.UtcNow.AddSeconds(60);
+            EscrowBalance balance;
+            while ((balance = await Account(accountIds[c]).GetBalanceAsync()).Reserved != 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"{balance.Reserved} nanoTON still reserved after every reservation expired");
+                await Task.Delay(250, ct);
+            }
 
-        Assert.Equal(responses.Sum(r => r.CostNanoTon), balance.Charged);
+            Assert.Equal(answered.Where(a => a.Client == c).Sum(a => a.Response.CostNanoTon), balance.Charged);
+        }
     }
+
+    private IEscrowAccountGrain Account(string accountId) => cluster.Grains.GetGrain<IEscrowAccountGrain>(accountId);
 
     private async Task<JsonObject> ReadEscrowStateAsync(string accountId)
     {
@@ -205,9 +226,21 @@ public sealed class KilledWorkerTests(GrainCluster cluster) : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
+        // Out of the live set for the classes after this one (retried: the dead silo may still hold directory entries).
         foreach (var worker in new[] { VictimWorker, SurvivorWorker })
         {
-            await cluster.Grains.GetGrain<IWorkerLeaseGrain>(worker).ReleaseAsync();
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await cluster.Grains.GetGrain<IWorkerLeaseGrain>(worker).ReleaseAsync();
+                    break;
+                }
+                catch (OrleansException) when (attempt < 60)
+                {
+                    await Task.Delay(500);
+                }
+            }
         }
 
         if (_victim is not null)
