@@ -44,6 +44,24 @@ public sealed class EscrowState : ISignedState
     /// <summary>Worker credits written but not yet acknowledged by the worker's earnings grain (an outbox).</summary>
     [Id(9)] public List<PendingWorkerCredit> PendingWorkerCredits { get; set; } = [];
 
+    /// <summary>The client contract's stake (0: no contract, no stake rule).</summary>
+    [Id(10)] public long StakeNanoTon { get; set; }
+
+    /// <summary>The contract's <c>client_delay_before_close</c> (zero: <see cref="EscrowAccountGrain.DefaultCloseDelay"/>).</summary>
+    [Id(11)] public TimeSpan CloseDelay { get; set; }
+
+    /// <summary>Open, closing or closed.</summary>
+    [Id(12)] public EscrowAccountStatus Status { get; set; }
+
+    /// <summary>When a closing account is refunded at the earliest.</summary>
+    [Id(13)] public DateTimeOffset? CloseAt { get; set; }
+
+    /// <summary>Everything ever refunded on close. Balance = Deposited - Charged - Refunded.</summary>
+    [Id(14)] public long Refunded { get; set; }
+
+    /// <summary>Whether the client contract has refunded and closed on chain.</summary>
+    [Id(15)] public bool RefundedOnChain { get; set; }
+
     /// <inheritdoc />
     public void WriteCanonical(CanonicalWriter writer)
     {
@@ -72,6 +90,13 @@ public sealed class EscrowState : ISignedState
         {
             writer.WriteInt64(credit.Seq).WriteString(credit.WorkerId).WriteInt64(credit.Tokens);
         }
+
+        // Stake and close: appended only once set, so rows written before these fields existed still verify.
+        if (StakeNanoTon != 0 || CloseDelay != TimeSpan.Zero || Status != EscrowAccountStatus.Open || CloseAt is not null || Refunded != 0 || RefundedOnChain)
+        {
+            writer.WriteString("stake-close").WriteInt64(StakeNanoTon).WriteInt64(CloseDelay.Ticks).WriteInt64((long)Status)
+                .WriteInt64(CloseAt?.UtcTicks ?? -1).WriteInt64(Refunded).WriteInt64(RefundedOnChain ? 1 : 0);
+        }
     }
 }
 
@@ -93,6 +118,10 @@ public sealed record SettledRequest([property: Id(0)] long ChargedNanoTon, [prop
 /// account: every call fails with 403 <c>account_frozen</c> and nothing is written.
 /// Each settle also credits the worker's earnings with the request's adjusted tokens (charge / price per token)
 /// through a persisted outbox, numbered per account so a redelivery is ignored.
+/// With a client contract (<see cref="IEscrowAccountGrain.SetClientContractAsync"/>) the stake bounds the credit not
+/// yet charged on chain, as COCOON's <c>tokens_available = min(paid, stake + charged_onchain) - reserved - used</c>.
+/// A close (<see cref="IEscrowAccountGrain.RequestCloseAsync"/>) refuses new reservations, lets open ones finish and
+/// refunds the balance after the close delay, by reminder: <c>Deposited = Balance + Charged + Refunded</c> always.
 /// </summary>
 [ProxyRole]
 public sealed partial class EscrowAccountGrain(
@@ -104,6 +133,10 @@ public sealed partial class EscrowAccountGrain(
     ILogger<EscrowAccountGrain> logger) : Grain, IEscrowAccountGrain, IRemindable
 {
     private const string ExpiryReminder = "expire-reservations";
+    private const string CloseReminder = "close-account";
+
+    /// <summary>The close delay of an account whose contract did not say (COCOON's fake-TON <c>client_delay_before_close</c>, 300 s).</summary>
+    public static readonly TimeSpan DefaultCloseDelay = TimeSpan.FromSeconds(300);
 
     /// <summary>The kind signed with escrow rows.</summary>
     public const string StateKind = "escrow";
@@ -169,10 +202,31 @@ public sealed partial class EscrowAccountGrain(
             throw new CocoonApiException(409, "request_settled", $"Request {requestId} was already settled.");
         }
 
-        var available = Balance().Available;
+        switch (S.Status)
+        {
+            case EscrowAccountStatus.Closing:
+                throw EscrowErrors.Closing(S.CloseAt);
+            case EscrowAccountStatus.Closed:
+                throw EscrowErrors.Closed();
+        }
+
+        var balance = Balance();
+        var available = balance.Available;
         if (nanoTon > available)
         {
             throw new InsufficientBalanceException(nanoTon, available);
+        }
+
+        if (S.StakeNanoTon > 0)
+        {
+            // COCOON's tokens_available: what is charged off chain but not yet on the client contract, plus what is
+            // held, plus this request, may not exceed the stake (the contract only guarantees the stake beyond what
+            // it has charged).
+            var uncharged = UnchargedNanoTon;
+            if (checked(uncharged + balance.Reserved + nanoTon) > S.StakeNanoTon)
+            {
+                throw EscrowErrors.StakeExhausted(nanoTon, uncharged, balance.Reserved, S.StakeNanoTon);
+            }
         }
 
         var expiresAt = time.GetUtcNow() + timeToLive;
@@ -218,6 +272,7 @@ public sealed partial class EscrowAccountGrain(
             S.PendingWorkerCredits.Add(new PendingWorkerCredit(S.WorkerCreditSeq, workerId, workerTokens));
         }
 
+        FinishCloseIfDue(now);
         await SaveAsync();
         await DeliverWorkerCreditsAsync();
         CocoonTelemetry.EscrowCharged.Add(chargeNanoTon);
@@ -230,6 +285,7 @@ public sealed partial class EscrowAccountGrain(
         Guard();
         if (S.Reservations.Remove(requestId))
         {
+            FinishCloseIfDue(time.GetUtcNow());
             await SaveAsync();
         }
 
@@ -274,9 +330,69 @@ public sealed partial class EscrowAccountGrain(
     }
 
     /// <inheritdoc />
+    public async Task<EscrowLedger> SetClientContractAsync(long stakeNanoTon, TimeSpan closeDelay)
+    {
+        Guard();
+        if (stakeNanoTon < 0)
+        {
+            throw new CocoonApiException(400, "invalid_stake", $"A stake is 0 (none) or positive nanoTON; {stakeNanoTon} is neither.", "stake");
+        }
+
+        if (closeDelay < TimeSpan.Zero || closeDelay > TimeSpan.FromDays(366))
+        {
+            throw new CocoonApiException(400, "invalid_close_delay", $"A close delay is between 0 and 366 days; {closeDelay} is not.", "close_delay");
+        }
+
+        if (S.StakeNanoTon != stakeNanoTon || S.CloseDelay != closeDelay)
+        {
+            S.StakeNanoTon = stakeNanoTon;
+            S.CloseDelay = closeDelay;
+            await SaveAsync();
+        }
+
+        return Ledger();
+    }
+
+    /// <inheritdoc />
+    public async Task<EscrowLedger> RequestCloseAsync()
+    {
+        Guard();
+        if (S.Status == EscrowAccountStatus.Closing || (S.Status == EscrowAccountStatus.Closed && Balance().Balance == 0))
+        {
+            return Ledger();
+        }
+
+        var now = time.GetUtcNow();
+        var delay = S.CloseDelay > TimeSpan.Zero ? S.CloseDelay : DefaultCloseDelay;
+        S.Status = EscrowAccountStatus.Closing;
+        S.CloseAt = now + delay;
+        S.RefundedOnChain = false;
+        LogClosing(AccountId, S.CloseAt.Value);
+        await SaveAsync();
+
+        // A reminder survives deactivation and silo loss: the refund happens even if nothing calls this account again.
+        var period = reminders.Value.MinimumReminderPeriod;
+        await this.RegisterOrUpdateReminder(CloseReminder, delay > period ? delay : period, period);
+        return Ledger();
+    }
+
+    /// <inheritdoc />
+    public async Task<EscrowLedger> ConfirmRefundedOnChainAsync()
+    {
+        Guard();
+        if (S.Status == EscrowAccountStatus.Closed && !S.RefundedOnChain)
+        {
+            S.RefundedOnChain = true;
+            await SaveAsync();
+        }
+
+        return Ledger();
+    }
+
+    /// <inheritdoc />
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        if (reminderName != ExpiryReminder || _frozen)
+        if (_frozen || reminderName is not (ExpiryReminder or CloseReminder))
         {
             return;
         }
@@ -288,7 +404,8 @@ public sealed partial class EscrowAccountGrain(
             S.Reservations.Remove(requestId);
         }
 
-        if (expired.Count > 0)
+        var closed = FinishCloseIfDue(now);
+        if (expired.Count > 0 || closed)
         {
             await SaveAsync();
         }
@@ -298,7 +415,34 @@ public sealed partial class EscrowAccountGrain(
             await this.UnregisterReminder(reminder);
             _hasReminder = false;
         }
+
+        if (S.Status != EscrowAccountStatus.Closing && await this.GetReminder(CloseReminder) is { } closing)
+        {
+            await this.UnregisterReminder(closing);
+        }
     }
+
+    /// <summary>
+    /// Refunds a closing account once its delay has passed and no reservation is open: the whole balance moves to
+    /// <see cref="EscrowState.Refunded"/>. The caller saves. Returns whether it closed.
+    /// </summary>
+    private bool FinishCloseIfDue(DateTimeOffset now)
+    {
+        if (S.Status != EscrowAccountStatus.Closing || S.CloseAt > now || S.Reservations.Count > 0)
+        {
+            return false;
+        }
+
+        var refund = Balance().Balance;
+        S.Refunded = checked(S.Refunded + refund);
+        S.Status = EscrowAccountStatus.Closed;
+        S.CloseAt = null;
+        LogClosed(AccountId, refund);
+        return true;
+    }
+
+    /// <summary>nanoTON charged here and not yet on the client contract.</summary>
+    private long UnchargedNanoTon => Math.Max(0, checked(S.Charged - (S.ChargedOnChainTokens * prices.PricePerToken)));
 
     private async Task EnsureExpiryReminderAsync()
     {
@@ -332,7 +476,14 @@ public sealed partial class EscrowAccountGrain(
 
     private long ChargedTokens => prices.PricePerToken > 0 ? S.Charged / prices.PricePerToken : 0;
 
-    private EscrowLedger Ledger() => new(AccountId, Balance(), ChargedTokens, S.ChargedOnChainTokens, S.Seq);
+    private EscrowLedger Ledger() => new(AccountId, Balance(), ChargedTokens, S.ChargedOnChainTokens, S.Seq)
+    {
+        StakeNanoTon = S.StakeNanoTon,
+        UnchargedNanoTon = UnchargedNanoTon,
+        Status = S.Status,
+        CloseAt = S.CloseAt,
+        RefundedOnChain = S.RefundedOnChain,
+    };
 
     private void Guard()
     {
@@ -382,6 +533,12 @@ public sealed partial class EscrowAccountGrain(
     [LoggerMessage(Level = LogLevel.Error, Message = "Escrow account '{AccountId}' is FROZEN: its client contract has charged {OnChain} tokens but this ledger only {Charged}; the database was rolled back.")]
     private partial void LogRolledBack(string accountId, long onChain, long charged);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Escrow account '{AccountId}' is closing at the client's request; its balance is refunded at {CloseAt} at the earliest.")]
+    private partial void LogClosing(string accountId, DateTimeOffset closeAt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Escrow account '{AccountId}' closed: {Refund} nanoTON refunded.")]
+    private partial void LogClosed(string accountId, long refund);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Escrow account '{AccountId}' could not credit worker '{WorkerId}' yet ({Error}); it is retried on the next call.")]
     private partial void LogCreditDeferred(string accountId, string workerId, string error);
 
@@ -393,6 +550,6 @@ public sealed partial class EscrowAccountGrain(
             reserved = checked(reserved + held.NanoTon);
         }
 
-        return new EscrowBalance(checked(S.Deposited - S.Charged), reserved, S.Charged, S.Deposited);
+        return new EscrowBalance(checked(S.Deposited - S.Charged - S.Refunded), reserved, S.Charged, S.Deposited) { Refunded = S.Refunded };
     }
 }
