@@ -21,9 +21,10 @@ public sealed class ProxyChain
     public const long CommitValue = 50_000_000;
 
     /// <summary>
-    /// The client contract's stake and close delay at deploy (COCOON's fake-TON values, cocoon.md section 3: 1 TON,
-    /// 300 s). They are part of the contract's address, so they are fixed here rather than read from a root that may
-    /// change them.
+    /// The default client contract stake and close delay at deploy (COCOON's fake-TON values, cocoon.md section 3:
+    /// 1 TON, 300 s; <see cref="SettlementOptions.ClientStakeNanoTon"/> and
+    /// <see cref="SettlementOptions.ClientDelayBeforeClose"/> set them). They are part of the contract's address, so
+    /// they are fixed by configuration rather than read from a root that may change them.
     /// </summary>
     public const long ClientStake = 1_000_000_000;
 
@@ -61,7 +62,8 @@ public sealed class ProxyChain
     /// the node's price per token (<c>Cocoon:Pricing:PricePerToken</c>), so one on-chain token is one adjusted token.
     /// </summary>
     public ClientContract ClientContractOf(TonAddress owner) =>
-        new(new ClientContractConfig(owner, Wallet.Address, _signer.PublicKey, _prices.PricePerToken, ClientDelayBeforeClose, ClientStake));
+        new(new ClientContractConfig(owner, Wallet.Address, _signer.PublicKey, _prices.PricePerToken,
+            (uint)Options.ClientDelayBeforeClose.TotalSeconds, Options.ClientStakeNanoTon));
 
     /// <summary>The worker contract of <paramref name="owner"/> with this proxy, at the node's worker fee per token.</summary>
     public WorkerContract WorkerContractOf(TonAddress owner) =>

@@ -225,6 +225,7 @@ public sealed partial class SettlementGrain(
                 throw new CocoonApiException(409, "account_linked", $"Account '{accountId}' is already linked to the client wallet {link.Owner}.");
             }
 
+            await LinkEscrowAsync(accountId);
             return Channel(accountId, link);
         }
 
@@ -232,8 +233,13 @@ public sealed partial class SettlementGrain(
         link = new ClientLink { Owner = owner.ToRawString(), Contract = contract.ToRawString() };
         S.Clients[accountId] = link;
         await SaveAsync();
+        await LinkEscrowAsync(accountId);
         return Channel(accountId, link);
     }
+
+    /// <summary>The escrow learns its contract's stake (which bounds its uncharged credit) and close delay.</summary>
+    private Task<EscrowLedger> LinkEscrowAsync(string accountId) =>
+        GrainFactory.GetGrain<IEscrowAccountGrain>(accountId).SetClientContractAsync(options.ClientStakeNanoTon, options.ClientDelayBeforeClose);
 
     /// <inheritdoc />
     public async Task<WorkerChannel> RegisterWorkerAsync(string workerId, string ownerAddress)
@@ -376,10 +382,16 @@ public sealed partial class SettlementGrain(
         // The wallet has processed it: read back what the contracts now hold and confirm it to the ledgers.
         foreach (var item in pending.Items)
         {
-            if (item.Kind == "charge" && S.Clients.TryGetValue(item.Id, out var client))
+            if (item.Kind is "charge" or "refund" && S.Clients.TryGetValue(item.Id, out var client))
             {
                 var charged = await chain.GetTokensChargedAsync(TonAddress.Parse(client.Contract), cancellationToken);
                 await GrainFactory.GetGrain<IEscrowAccountGrain>(item.Id).ConfirmChargedOnChainAsync(charged);
+                if (item.Kind == "refund"
+                    && await ClientContract.GetStateAsync(chain.Client, TonAddress.Parse(client.Contract), cancellationToken) == ClientEscrowState.Closed)
+                {
+                    await GrainFactory.GetGrain<IEscrowAccountGrain>(item.Id).ConfirmRefundedOnChainAsync();
+                }
+
                 client.ConfirmedTokens = Math.Max(client.ConfirmedTokens, charged);
                 if (charged < item.Tokens)
                 {
@@ -449,6 +461,12 @@ public sealed partial class SettlementGrain(
                     link.DepositedNanoTon = checked(link.DepositedNanoTon + credit);
                     LogDeposit(accountId, credit, tx.Id.Lt);
                 }
+                else if (summary.Succeeded && summary.InMessageExternal == false && summary.InMessageOp == ClientContract.OpRequestRefund)
+                {
+                    // The client asked its contract for a refund (owner_client_request_refund): close the account here
+                    // too; once the delay has passed the proxy answers with the signed refund (idempotent).
+                    await escrow.RequestCloseAsync();
+                }
 
                 link.LastLt = Math.Max(link.LastLt, tx.Id.Lt);
             }
@@ -468,12 +486,15 @@ public sealed partial class SettlementGrain(
         {
             var ledger = await GrainFactory.GetGrain<IEscrowAccountGrain>(accountId).GetLedgerAsync();
             var uncharged = ledger.ChargedTokens - link.ConfirmedTokens;
-            if (uncharged <= 0)
+
+            // A closed account gets the contract's refund: the final charge and the rest back to the client, at once.
+            var refund = ledger.Status == EscrowAccountStatus.Closed && !ledger.RefundedOnChain && link.Deposits > 0;
+            if (!refund && uncharged <= 0)
             {
                 continue;
             }
 
-            if (!force && checked(uncharged * prices.PricePerToken) < options.ChargeThresholdNanoTon)
+            if (!refund && !force && checked(uncharged * prices.PricePerToken) < options.EffectiveChargeThresholdNanoTon)
             {
                 continue;
             }
@@ -485,9 +506,10 @@ public sealed partial class SettlementGrain(
             }
 
             var contract = chain.ClientContractOf(TonAddress.Parse(link.Owner));
-            var signed = signer.Settlements.Sign(contract.ChargePayload(NextQueryId(), (ulong)ledger.ChargedTokens), proxyWallet);
+            var payload = refund ? contract.GrantRefundPayload(NextQueryId(), (ulong)ledger.ChargedTokens) : contract.ChargePayload(NextQueryId(), (ulong)ledger.ChargedTokens);
+            var signed = signer.Settlements.Sign(payload, proxyWallet);
             messages.Add(contract.Message(ClientContract.SignedBody(signed), ProxyChain.SignedMessageValue));
-            items.Add(new PendingItem("charge", accountId, ledger.ChargedTokens));
+            items.Add(new PendingItem(refund ? "refund" : "charge", accountId, ledger.ChargedTokens));
         }
 
         // A worker contract belongs to (owner, proxy): workers paid to the same owner share one contract and one

@@ -20,6 +20,21 @@ public sealed record SettlementOptions
     /// <summary>Network global id for the v5r1 wallet id.</summary>
     public int NetworkGlobalId { get; init; } = -239;
 
+    /// <summary>
+    /// The stake of the client contracts this proxy deploys, in nanoTON (part of their address; COCOON's fake-TON
+    /// <c>min_client_stake</c>: 1 TON). It bounds a client's credit not yet charged on chain.
+    /// </summary>
+    public long ClientStakeNanoTon { get; init; } = ProxyChain.ClientStake;
+
+    /// <summary>The client contracts' <c>client_delay_before_close</c> (part of their address; COCOON's fake TON: 300 s).</summary>
+    public TimeSpan ClientDelayBeforeClose { get; init; } = TimeSpan.FromSeconds(ProxyChain.ClientDelayBeforeClose);
+
+    /// <summary>
+    /// The charge threshold in effect: the configured one, but at most half the stake (as COCOON's client charges past
+    /// charged + stake/2), so normal traffic never reaches the stake bound while the chain is up.
+    /// </summary>
+    public long EffectiveChargeThresholdNanoTon => ClientStakeNanoTon > 0 ? Math.Min(ChargeThresholdNanoTon, ClientStakeNanoTon / 2) : ChargeThresholdNanoTon;
+
     /// <summary>The root contract, if any.</summary>
     public TonAddress? RootAddress { get; init; }
 }

@@ -43,6 +43,15 @@ public sealed class ChainOptions
     /// <summary>How often the proxy commits its state seqno and ledger hash to the root contract, in seconds (COCOON: 30-60).</summary>
     public double CommitIntervalSeconds { get; set; } = 60;
 
+    /// <summary>
+    /// The stake of the client contracts this proxy deploys, in nanoTON (COCOON's fake TON: 1 TON). It is part of the
+    /// contract's address and bounds a client's credit not yet charged on chain.
+    /// </summary>
+    public long ClientStakeNanoTon { get; set; } = ProxyChain.ClientStake;
+
+    /// <summary>The client contracts' <c>client_delay_before_close</c>, in seconds (COCOON's fake TON: 300).</summary>
+    public uint ClientDelayBeforeCloseSeconds { get; set; } = ProxyChain.ClientDelayBeforeClose;
+
     /// <summary>The network's global id, part of a v5r1 wallet id (-239 mainnet and the sandbox localnet, -3 testnet).</summary>
     public int NetworkGlobalId { get; set; } = -239;
 }
@@ -93,6 +102,11 @@ public sealed record ChainSettings
         if (options.PayoutThresholdNanoTon < 0)
         {
             throw new CocoonConfigurationException("Cocoon:Chain:PayoutThresholdNanoTon", "must be >= 0 (nanoTON).");
+        }
+
+        if (options.ClientStakeNanoTon <= 0)
+        {
+            throw new CocoonConfigurationException("Cocoon:Chain:ClientStakeNanoTon", "must be > 0 (nanoTON).");
         }
 
         if (!(options.PollIntervalSeconds is >= 0.05 and <= 3600))
@@ -148,6 +162,8 @@ public sealed record ChainSettings
                 CommitInterval = TimeSpan.FromSeconds(options.CommitIntervalSeconds),
                 NetworkGlobalId = options.NetworkGlobalId,
                 RootAddress = root,
+                ClientStakeNanoTon = options.ClientStakeNanoTon,
+                ClientDelayBeforeClose = TimeSpan.FromSeconds(options.ClientDelayBeforeCloseSeconds),
             },
         };
     }
