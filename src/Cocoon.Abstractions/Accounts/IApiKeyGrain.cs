@@ -26,6 +26,26 @@ public interface IApiKeyGrain : IGrainWithStringKey
     [Alias("RecordCharge")]
     Task RecordChargeAsync(long nanoTon);
 
+    /// <summary>
+    /// Holds <paramref name="nanoTon"/> of the key's spend limit for <paramref name="requestId"/> (its escrow
+    /// reservation) until it is settled or released, or <paramref name="timeToLive"/> passes, so concurrent requests
+    /// cannot together overshoot the limit: refused with 402 <c>key_spend_limit_reached</c> when spent + held + this
+    /// would exceed it. Nothing is held for a key without a spend limit. Holding the same request again is a no-op.
+    /// </summary>
+    [Alias("Hold")]
+    Task HoldAsync(string requestId, long nanoTon, TimeSpan timeToLive);
+
+    /// <summary>
+    /// Replaces the hold of <paramref name="requestId"/> by what it was charged, added to the spend total (like
+    /// <see cref="RecordChargeAsync"/> when nothing was held). A repeat for a recently settled request changes nothing.
+    /// </summary>
+    [Alias("SettleHold")]
+    Task SettleHoldAsync(string requestId, long chargedNanoTon);
+
+    /// <summary>Drops the hold of a request that was not charged. Idempotent.</summary>
+    [Alias("ReleaseHold")]
+    Task ReleaseHoldAsync(string requestId);
+
     /// <summary>Revokes the key: it resolves to nothing from now on.</summary>
     [Alias("Revoke")]
     Task RevokeAsync();
@@ -36,7 +56,11 @@ public interface IApiKeyGrain : IGrainWithStringKey
 public sealed record ApiKeyInfo(
     [property: Id(0)] string AccountId,
     [property: Id(1)] string Label,
-    [property: Id(2)] DateTimeOffset CreatedAt);
+    [property: Id(2)] DateTimeOffset CreatedAt)
+{
+    /// <summary>The key's spend limit in nanoTON (0: none): requests through a limited key hold against it.</summary>
+    [Id(3)] public long SpendLimitNanoTon { get; init; }
+}
 
 /// <summary>API key helpers.</summary>
 public static class ApiKeys

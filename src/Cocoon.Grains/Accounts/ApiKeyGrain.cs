@@ -16,7 +16,14 @@ public sealed class ApiKeyState
     [Id(4)] public long SpendLimitNanoTon { get; set; }
     [Id(5)] public int RequestsPerMinute { get; set; }
     [Id(6)] public long SpentNanoTon { get; set; }
+
+    /// <summary>Open holds against the spend limit by request id.</summary>
+    [Id(7)] public Dictionary<string, KeySpendHold> Holds { get; set; } = [];
 }
+
+/// <summary>Part of a key's spend limit held for one running request.</summary>
+[GenerateSerializer, Immutable, Alias("cocoon.accounts.KeySpendHold")]
+public sealed record KeySpendHold([property: Id(0)] long NanoTon, [property: Id(1)] DateTimeOffset ExpiresAt);
 
 /// <summary>
 /// An API key's binding to its account, its limits and what was charged through it; see <see cref="IApiKeyGrain"/>
@@ -36,6 +43,11 @@ public sealed class ApiKeyGrain(
     private IGrainTimer? _flush;
     private double _bucket = double.NaN;
     private DateTimeOffset _bucketAt;
+
+    // Requests settled lately (a repeated settle adds nothing), newest last; bounded.
+    private readonly Queue<string> _recentSettled = new();
+    private readonly HashSet<string> _recentSettledSet = new(StringComparer.Ordinal);
+    private const int RecentSettledCapacity = 1024;
 
     /// <inheritdoc />
     public Task<ApiKeyInfo> CreateAsync(string accountId, string label) => CreateCoreAsync(accountId, label, null);
@@ -102,6 +114,84 @@ public sealed class ApiKeyGrain(
 
         _spentDirty = true;
         _flush ??= this.RegisterGrainTimer(FlushSpentAsync, SpentFlushInterval, SpentFlushInterval);
+    }
+
+    /// <inheritdoc />
+    public async Task HoldAsync(string requestId, long nanoTon, TimeSpan timeToLive)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(requestId);
+        ArgumentOutOfRangeException.ThrowIfNegative(nanoTon);
+        var s = state.State;
+        if (s.AccountId is null || s.SpendLimitNanoTon <= 0 || s.Holds.ContainsKey(requestId))
+        {
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        var expired = s.Holds.Where(h => h.Value.ExpiresAt <= now).Select(h => h.Key).ToList();
+        foreach (var id in expired)
+        {
+            s.Holds.Remove(id);
+        }
+
+        long held = 0;
+        foreach (var hold in s.Holds.Values)
+        {
+            held = checked(held + hold.NanoTon);
+        }
+
+        if (checked(s.SpentNanoTon + held + nanoTon) > s.SpendLimitNanoTon)
+        {
+            if (expired.Count > 0)
+            {
+                await state.WriteStateAsync();
+            }
+
+            throw new CocoonApiException(402, "key_spend_limit_reached",
+                $"This request could cost up to {nanoTon} nanoTON; with {s.SpentNanoTon} nanoTON spent and {held} held for running requests, " +
+                $"that would pass this API key's spend limit of {s.SpendLimitNanoTon} nanoTON. Use another key or ask for a higher limit.");
+        }
+
+        s.Holds[requestId] = new KeySpendHold(nanoTon, now + timeToLive);
+        await state.WriteStateAsync();
+        _spentDirty = false;
+    }
+
+    /// <inheritdoc />
+    public async Task SettleHoldAsync(string requestId, long chargedNanoTon)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(requestId);
+        ArgumentOutOfRangeException.ThrowIfNegative(chargedNanoTon);
+        if (!_recentSettledSet.Add(requestId))
+        {
+            return;
+        }
+
+        _recentSettled.Enqueue(requestId);
+        if (_recentSettled.Count > RecentSettledCapacity)
+        {
+            _recentSettledSet.Remove(_recentSettled.Dequeue());
+        }
+
+        if (!state.State.Holds.Remove(requestId))
+        {
+            await RecordChargeAsync(chargedNanoTon);
+            return;
+        }
+
+        state.State.SpentNanoTon = checked(state.State.SpentNanoTon + chargedNanoTon);
+        await state.WriteStateAsync();
+        _spentDirty = false;
+    }
+
+    /// <inheritdoc />
+    public async Task ReleaseHoldAsync(string requestId)
+    {
+        if (state.State.Holds.Remove(requestId))
+        {
+            await state.WriteStateAsync();
+            _spentDirty = false;
+        }
     }
 
     /// <inheritdoc />
@@ -216,7 +306,7 @@ public sealed class ApiKeyGrain(
         }
     }
 
-    private ApiKeyInfo Info() => new(state.State.AccountId!, state.State.Label, state.State.CreatedAt);
+    private ApiKeyInfo Info() => new(state.State.AccountId!, state.State.Label, state.State.CreatedAt) { SpendLimitNanoTon = state.State.SpendLimitNanoTon };
 
     private ApiKeyDetails? Details()
     {

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Cocoon.Abstractions;
+using Cocoon.Abstractions.Accounts;
 using Cocoon.Abstractions.Escrow;
 using Cocoon.Abstractions.Inference;
 using Cocoon.Abstractions.Models;
@@ -72,7 +73,17 @@ public sealed partial class InferenceServiceGrain
                     if (!reserved)
                     {
                         var worstCase = Pricing.Cost(new TokenUsage { PromptTokens = header.PromptTokens, CompletionTokens = header.MaxTokens }, reserveCoefficient, prices);
-                        await escrow.ReserveAsync(requestId, worstCase.ClientNanoTon, GenerationReservationTime);
+                        await HoldKeyAsync(account, apiKey, requestId, worstCase.ClientNanoTon, GenerationReservationTime);
+                        try
+                        {
+                            await escrow.ReserveAsync(requestId, worstCase.ClientNanoTon, GenerationReservationTime);
+                        }
+                        catch
+                        {
+                            await ReleaseKeyHoldAsync(account, apiKey, requestId);
+                            throw;
+                        }
+
                         reserved = true;
                     }
 
@@ -139,7 +150,7 @@ public sealed partial class InferenceServiceGrain
             running?.Dispose();
             if (reserved && !settled)
             {
-                await SettleOrReleaseAsync(escrow, apiKey, requestId, worker, promptTokens, taken ? delivered : null, attempts);
+                await SettleOrReleaseAsync(escrow, account, apiKey, requestId, worker, promptTokens, taken ? delivered : null, attempts);
             }
         }
     }
@@ -222,7 +233,7 @@ public sealed partial class InferenceServiceGrain
     {
         var cost = Pricing.Cost(new TokenUsage { PromptTokens = promptTokens, CompletionTokens = completionTokens }, worker.Registration.Coefficient, prices);
         var settlement = await escrow.SettleAsync(requestId, cost.ClientNanoTon, worker.WorkerId);
-        await RecordKeyChargeAsync(apiKey, settlement.ChargedNanoTon);
+        await RecordKeyChargeAsync(apiKey, requestId, settlement.ChargedNanoTon);
         return new GenerationUsage
         {
             RequestId = requestId,
@@ -236,7 +247,7 @@ public sealed partial class InferenceServiceGrain
     }
 
     // The stream stopped early (the caller left, cancelled, or the worker failed): charge what the caller took, if anything.
-    private async Task SettleOrReleaseAsync(IEscrowAccountGrain escrow, string apiKey, string requestId, WorkerLease worker, int promptTokens, int? completionTokens, int attempts)
+    private async Task SettleOrReleaseAsync(IEscrowAccountGrain escrow, ApiKeyInfo account, string apiKey, string requestId, WorkerLease worker, int promptTokens, int? completionTokens, int attempts)
     {
         try
         {
@@ -247,6 +258,7 @@ public sealed partial class InferenceServiceGrain
             else
             {
                 await escrow.ReleaseAsync(requestId);
+                await ReleaseKeyHoldAsync(account, apiKey, requestId);
             }
         }
         catch (Exception e) when (e is OrleansException or TimeoutException or CocoonApiException)

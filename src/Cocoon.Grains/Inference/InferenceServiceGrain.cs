@@ -58,13 +58,20 @@ public sealed partial class InferenceServiceGrain(
         var worstCase = Pricing.Cost(new TokenUsage { PromptTokens = checked((long)request.Inputs.Count * deployment.ContextLength) }, reserveCoefficient, prices);
         var requestId = "req_" + Guid.NewGuid().ToString("N");
         var escrow = GrainFactory.GetGrain<IEscrowAccountGrain>(account.AccountId);
+        await HoldKeyAsync(account, apiKey, requestId, worstCase.ClientNanoTon, ReservationTime);
         try
         {
             await escrow.ReserveAsync(requestId, worstCase.ClientNanoTon, ReservationTime);
         }
         catch (InsufficientBalanceException e)
         {
+            await ReleaseKeyHoldAsync(account, apiKey, requestId);
             throw new CocoonApiException(402, "insufficient_quota", e.Message);
+        }
+        catch
+        {
+            await ReleaseKeyHoldAsync(account, apiKey, requestId);
+            throw;
         }
 
         EmbeddingResponse result;
@@ -95,6 +102,7 @@ public sealed partial class InferenceServiceGrain(
                 }
 
                 await escrow.ReleaseAsync(requestId);
+                await ReleaseKeyHoldAsync(account, apiKey, requestId);
                 throw failure.Error;
             }
         }
@@ -115,10 +123,11 @@ public sealed partial class InferenceServiceGrain(
         {
             // Not charged means not served: the caller gets an error, never an unpaid answer.
             await escrow.ReleaseAsync(requestId);
+            await ReleaseKeyHoldAsync(account, apiKey, requestId);
             throw;
         }
 
-        await RecordKeyChargeAsync(apiKey, settlement.ChargedNanoTon);
+        await RecordKeyChargeAsync(apiKey, requestId, settlement.ChargedNanoTon);
         return new PaidEmbeddingResponse
         {
             RequestId = requestId,
