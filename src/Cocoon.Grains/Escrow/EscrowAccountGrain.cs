@@ -371,8 +371,9 @@ public sealed partial class EscrowAccountGrain(
         await SaveAsync();
 
         // A reminder survives deactivation and silo loss: the refund happens even if nothing calls this account again.
+        // It ticks every period (a minute by default) while closing; each tick checks the delay on the grain's clock.
         var period = reminders.Value.MinimumReminderPeriod;
-        await this.RegisterOrUpdateReminder(CloseReminder, delay > period ? delay : period, period);
+        await this.RegisterOrUpdateReminder(CloseReminder, period, period);
         return Ledger();
     }
 
