@@ -28,6 +28,15 @@ public sealed class SettlementCluster : IAsyncLifetime
     public const long PricePerToken = 20;
     public const long WorkerFeePerToken = 19;
 
+    /// <summary>
+    /// The client contracts' stake: 5,000 tokens at 20 nanoTON, a few large requests, so a test reaches the stake
+    /// bound while the chain is down (the default is 1 TON).
+    /// </summary>
+    public const long ClientStake = 100_000;
+
+    /// <summary>The client contracts' close delay in seconds, short so a close is refunded within a test.</summary>
+    public const uint ClientDelayBeforeClose = 2;
+
     private readonly PostgresFixture _postgres = new();
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(60) };
     private readonly string _models = Directory.CreateTempSubdirectory("cocoon-settlement-models-").FullName;
@@ -86,7 +95,11 @@ public sealed class SettlementCluster : IAsyncLifetime
                 ["Cocoon:Chain:PayoutThresholdNanoTon"] = "1",
                 ["Cocoon:Chain:PollIntervalSeconds"] = "0.5",
                 ["Cocoon:Chain:CommitIntervalSeconds"] = "5",
-            });
+                ["Cocoon:Chain:ClientStakeNanoTon"] = ClientStake.ToString(CultureInfo.InvariantCulture),
+                ["Cocoon:Chain:ClientDelayBeforeCloseSeconds"] = ClientDelayBeforeClose.ToString(CultureInfo.InvariantCulture),
+            },
+            // Reminders (reservation expiry, the close of an account) may tick every second.
+            configureSilo: silo => silo.Configure<Orleans.Hosting.ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1)));
     }
 
     /// <summary>Starts (or restarts, on the same state file and port) the local chain.</summary>
@@ -113,6 +126,22 @@ public sealed class SettlementCluster : IAsyncLifetime
         await Chain.FaucetAsync(wallet.Address, nanoTon);
         await wallet.SendAsync([]);
         return wallet;
+    }
+
+    /// <summary>The client contract of <paramref name="owner"/> with this cluster's proxy and terms.</summary>
+    public ClientContract ClientContractOf(TonAddress owner) =>
+        new(new ClientContractConfig(owner, ProxyWallet.Address, ProxyKey.PublicKey, PricePerToken, ClientDelayBeforeClose, ClientStake));
+
+    /// <summary>One embeddings request through the gateway; returns the HTTP status and the JSON answer.</summary>
+    public async Task<(int Status, JsonObject Body)> TryEmbedAsync(string apiKey, params string[] inputs)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(Node.GatewayUrl!, "/v1/embeddings"))
+        {
+            Content = JsonContent.Create(new { model = Cocoon.Inference.Models.BuiltInModels.MiniLmName, input = inputs }),
+        };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", apiKey);
+        using var response = await _http.SendAsync(request);
+        return ((int)response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject());
     }
 
     /// <summary>One embeddings request through the gateway; returns the JSON answer.</summary>

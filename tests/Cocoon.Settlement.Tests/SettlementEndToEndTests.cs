@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Cocoon.Abstractions;
 using Cocoon.Abstractions.Escrow;
 using Cocoon.Abstractions.Settlement;
@@ -27,8 +28,7 @@ public sealed class SettlementEndToEndTests(SettlementCluster cluster)
         var client = await cluster.NewWalletAsync(20_000_000_000);
         var channel = await cluster.Settlement.RegisterClientAsync(accountId, client.Address.ToFriendlyString());
         var contract = TonAddress.Parse(channel.ContractAddress);
-        var escrowContract = new ClientContract(new ClientContractConfig(client.Address, cluster.ProxyWallet.Address, cluster.ProxyKey.PublicKey,
-            SettlementCluster.PricePerToken, 300, 1_000_000_000));
+        var escrowContract = cluster.ClientContractOf(client.Address);
         Assert.Equal(escrowContract.Address, contract);
 
         // Deposit: the client deploys its escrow with a 5 TON top-up; the watcher credits value - 0.01 TON, once.
@@ -95,8 +95,7 @@ public sealed class SettlementEndToEndTests(SettlementCluster cluster)
         var (accountId, apiKey) = await cluster.NewAccountAsync("forge");
         var client = await cluster.NewWalletAsync(20_000_000_000);
         var channel = await cluster.Settlement.RegisterClientAsync(accountId, client.Address.ToFriendlyString());
-        var contract = new ClientContract(new ClientContractConfig(client.Address, cluster.ProxyWallet.Address, cluster.ProxyKey.PublicKey,
-            SettlementCluster.PricePerToken, 300, 1_000_000_000));
+        var contract = cluster.ClientContractOf(client.Address);
         await client.SendAsync([contract.DeployMessage(3_000_000_000)]);
         await cluster.Settlement.SettleNowAsync(SettleTimeout); // credits the deposit
         await cluster.EmbedAsync(apiKey, "one paid request");
@@ -127,19 +126,25 @@ public sealed class SettlementEndToEndTests(SettlementCluster cluster)
     }
 
     [Fact]
-    public async Task With_the_chain_down_requests_are_served_and_settlement_catches_up_without_double_charges()
+    public async Task With_the_chain_down_requests_are_served_within_the_stake_and_settlement_catches_up_without_double_charges()
     {
         var (accountId, apiKey) = await cluster.NewAccountAsync("down");
         var client = await cluster.NewWalletAsync(20_000_000_000);
         await cluster.Settlement.RegisterClientAsync(accountId, client.Address.ToFriendlyString());
-        var contract = new ClientContract(new ClientContractConfig(client.Address, cluster.ProxyWallet.Address, cluster.ProxyKey.PublicKey,
-            SettlementCluster.PricePerToken, 300, 1_000_000_000));
+        var contract = cluster.ClientContractOf(client.Address);
         await client.SendAsync([contract.DeployMessage(3_000_000_000)]);
         await cluster.Settlement.SettleNowAsync(SettleTimeout); // credits the deposit
         await cluster.EmbedAsync(apiKey, "before the outage");
         await cluster.Settlement.SettleNowAsync(SettleTimeout);
         var settledBefore = await cluster.Escrow(accountId).GetLedgerAsync();
+        Assert.Equal(SettlementCluster.ClientStake, settledBefore.StakeNanoTon);
+        Assert.Equal(0, settledBefore.UnchargedNanoTon);
 
+        // Eight inputs of the model's full context: each request holds and costs about 40% of the stake.
+        var longText = string.Join(' ', Enumerable.Repeat("settlement", 254));
+        var large = Enumerable.Repeat(longText, 8).ToArray();
+        var servedLarge = 0;
+        JsonObject? refusal = null;
         await cluster.Chain.StopAsync();
         try
         {
@@ -154,13 +159,40 @@ public sealed class SettlementEndToEndTests(SettlementCluster cluster)
             var status = await cluster.Settlement.GetStatusAsync();
             Assert.True(status.ConsecutiveFailures > 0);
             Assert.NotNull(status.LastError);
+
+            // ... until what is charged off chain and not yet on chain reaches the stake: then 402 stake_exhausted.
+            for (var i = 0; i < 10 && refusal is null; i++)
+            {
+                var (code, body) = await cluster.TryEmbedAsync(apiKey, large);
+                if (code == 200)
+                {
+                    servedLarge++;
+                    continue;
+                }
+
+                Assert.True(code == 402, $"HTTP {code}: {body}");
+                refusal = body;
+            }
+
+            Assert.NotNull(refusal);
+            Assert.Equal("stake_exhausted", refusal["error"]!["code"]!.GetValue<string>());
+            Assert.True(servedLarge >= 1, "at least one large request is served within the stake during the outage");
+            var atRefusal = await cluster.Escrow(accountId).GetLedgerAsync();
+            Assert.True(atRefusal.UnchargedNanoTon is > 0 and <= SettlementCluster.ClientStake, $"uncharged {atRefusal.UnchargedNanoTon}");
+            Assert.Equal(0, atRefusal.Balance.Reserved);
+            Assert.True(atRefusal.Balance.Available > 1_000_000_000, "the balance would cover it: the stake refused it");
         }
         finally
         {
             await cluster.RestartChainAsync();
         }
 
+        // The chain is back: the charges reach it, and the stake is free again for the very request refused before.
         var caughtUp = await cluster.Settlement.SettleNowAsync(SettleTimeout);
+        Assert.Equal(0, (await cluster.Escrow(accountId).GetLedgerAsync()).UnchargedNanoTon);
+        await cluster.EmbedAsync(apiKey, large);
+        await cluster.Settlement.SettleNowAsync(SettleTimeout);
+
         var ledger = await cluster.Escrow(accountId).GetLedgerAsync();
         var onChain = await ClientContract.GetInfoAsync(cluster.Ton, contract.Address, Ct);
         Assert.True(ledger.ChargedTokens > settledBefore.ChargedTokens);
@@ -169,6 +201,59 @@ public sealed class SettlementEndToEndTests(SettlementCluster cluster)
         Assert.Equal(0, caughtUp.ConsecutiveFailures);
 
         // Settling again after the catch-up sends nothing more.
+        await cluster.Settlement.SettleNowAsync(SettleTimeout);
+        Assert.Equal(onChain, await ClientContract.GetInfoAsync(cluster.Ton, contract.Address, Ct));
+    }
+
+    [Fact]
+    public async Task A_client_refund_request_on_chain_closes_the_account_and_the_contract_refunds_the_ledger_balance()
+    {
+        var (accountId, apiKey) = await cluster.NewAccountAsync("close");
+        var client = await cluster.NewWalletAsync(20_000_000_000);
+        await cluster.Settlement.RegisterClientAsync(accountId, client.Address.ToFriendlyString());
+        var contract = cluster.ClientContractOf(client.Address);
+        await client.SendAsync([contract.DeployMessage(2_000_000_000)]);
+        await cluster.Settlement.SettleNowAsync(SettleTimeout);
+        await cluster.EmbedAsync(apiKey, "a paid request before the close", "and a second input");
+
+        // The client asks its contract for a refund (owner_client_request_refund); the watcher closes the account.
+        var walletBefore = await cluster.BalanceAsync(client.Address);
+        await client.SendAsync([ContractGetMethods.ToContract(contract.Address, 50_000_000, ClientContract.RequestRefundBody(7))]);
+        await cluster.Settlement.SettleNowAsync(SettleTimeout);
+        var closing = await cluster.Escrow(accountId).GetLedgerAsync();
+        Assert.Equal(EscrowAccountStatus.Closing, closing.Status);
+        var refused = await cluster.TryEmbedAsync(apiKey, "after the close request");
+        Assert.Equal(409, refused.Status);
+        Assert.Equal("account_closing", refused.Body["error"]!["code"]!.GetValue<string>());
+
+        // After the close delay the reminder refunds the whole balance off chain...
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        EscrowLedger ledger;
+        do
+        {
+            await Task.Delay(250, Ct);
+            ledger = await cluster.Escrow(accountId).GetLedgerAsync();
+        }
+        while (ledger.Status != EscrowAccountStatus.Closed && DateTime.UtcNow < deadline);
+
+        Assert.Equal(EscrowAccountStatus.Closed, ledger.Status);
+        Assert.Equal(0, ledger.Balance.Balance);
+        Assert.Equal(ledger.Balance.Deposited, ledger.Balance.Charged + ledger.Balance.Refunded);
+
+        // ... and settlement answers with the contract's signed refund: the final charge, the rest to the client.
+        await cluster.Settlement.SettleNowAsync(SettleTimeout);
+        ledger = await cluster.Escrow(accountId).GetLedgerAsync();
+        var onChain = await ClientContract.GetInfoAsync(cluster.Ton, contract.Address, Ct);
+        Assert.True(ledger.RefundedOnChain);
+        Assert.Equal(ClientEscrowState.Closed, onChain.State);
+        Assert.Equal((ulong)ledger.ChargedTokens, onChain.TokensCharged);
+        Assert.Equal(ledger.ChargedTokens, ledger.ChargedOnChainTokens);
+        var txs = await cluster.Ton.GetTransactionsAsync(client.Address, 5, cancellationToken: Ct);
+        var refund = txs.Where(t => t.InMessage is { Source.Length: > 0 } m && TonAddress.Parse(m.Source).Equals(contract.Address)).Sum(t => (long)t.InMessage!.Value);
+        Assert.True(refund >= ledger.Balance.Refunded, $"the client got {refund} nanoTON back; the ledger refunded {ledger.Balance.Refunded}");
+        Assert.True(await cluster.BalanceAsync(client.Address) > walletBefore);
+
+        // Nothing more is sent: a second settle leaves the closed contract as it is.
         await cluster.Settlement.SettleNowAsync(SettleTimeout);
         Assert.Equal(onChain, await ClientContract.GetInfoAsync(cluster.Ton, contract.Address, Ct));
     }
