@@ -77,8 +77,10 @@ public sealed class EscrowStakeAndKeyHoldTests(GrainCluster cluster)
         await account.DepositAsync("grant", 1_000);
         await account.ReserveAsync("running", 300, Life);
 
-        var closing = await account.RequestCloseAsync();
+        // The operators' interface (cocoon accounts close) and the account's own are the same close.
+        var closing = await cluster.Grains.GetGrain<IEscrowAdminGrain>(account.GetPrimaryKeyString()).CloseAsync();
         Assert.Equal(EscrowAccountStatus.Closing, closing.Status);
+        Assert.Equal(Grains.Escrow.EscrowAccountGrain.DefaultCloseDelay, closing.CloseDelay);
         Assert.NotNull(closing.CloseAt);
         Assert.Equal(closing, await account.RequestCloseAsync()); // idempotent: the same close, the same time
 

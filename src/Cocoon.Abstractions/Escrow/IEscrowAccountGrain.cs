@@ -113,6 +113,9 @@ public sealed record EscrowLedger(
 
     /// <summary>Whether the client contract has refunded and closed on chain.</summary>
     [Id(9)] public bool RefundedOnChain { get; init; }
+
+    /// <summary>How long after a close request the balance is refunded (the contract's <c>client_delay_before_close</c>).</summary>
+    [Id(10)] public TimeSpan CloseDelay { get; init; }
 }
 
 /// <summary>An account's balances in nanoTON.</summary>

@@ -3,6 +3,7 @@ using Cocoon.Grains.Ledger;
 using Microsoft.Extensions.DependencyInjection;
 using Cocoon.Abstractions;
 using Cocoon.Abstractions.Escrow;
+using Cocoon.Abstractions.Operations;
 using Cocoon.Abstractions.Telemetry;
 using Cocoon.Abstractions.Pricing;
 using Cocoon.Abstractions.Settlement;
@@ -130,7 +131,7 @@ public sealed partial class EscrowAccountGrain(
     IOptions<ReminderOptions> reminders,
     StateSigner signer,
     PriceList prices,
-    ILogger<EscrowAccountGrain> logger) : Grain, IEscrowAccountGrain, IRemindable
+    ILogger<EscrowAccountGrain> logger) : Grain, IEscrowAccountGrain, IEscrowAdminGrain, IRemindable
 {
     private const string ExpiryReminder = "expire-reservations";
     private const string CloseReminder = "close-account";
@@ -363,7 +364,7 @@ public sealed partial class EscrowAccountGrain(
         }
 
         var now = time.GetUtcNow();
-        var delay = S.CloseDelay > TimeSpan.Zero ? S.CloseDelay : DefaultCloseDelay;
+        var delay = Ledger().CloseDelay;
         S.Status = EscrowAccountStatus.Closing;
         S.CloseAt = now + delay;
         S.RefundedOnChain = false;
@@ -376,6 +377,9 @@ public sealed partial class EscrowAccountGrain(
         await this.RegisterOrUpdateReminder(CloseReminder, period, period);
         return Ledger();
     }
+
+    /// <inheritdoc />
+    Task<EscrowLedger> IEscrowAdminGrain.CloseAsync() => RequestCloseAsync();
 
     /// <inheritdoc />
     public async Task<EscrowLedger> ConfirmRefundedOnChainAsync()
@@ -484,6 +488,7 @@ public sealed partial class EscrowAccountGrain(
         Status = S.Status,
         CloseAt = S.CloseAt,
         RefundedOnChain = S.RefundedOnChain,
+        CloseDelay = S.CloseDelay > TimeSpan.Zero ? S.CloseDelay : DefaultCloseDelay,
     };
 
     private void Guard()
