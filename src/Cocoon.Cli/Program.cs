@@ -9,7 +9,7 @@ var root = new RootCommand("cocoon: operate a Cocoon confidential inference netw
     StatusCommand.Create(),
     WithSubcommand(WorkersCommands.Create(), WorkerEarningsCommand.Create()),
     ModelsCommands.Create(),
-    new Command("accounts", "Escrow accounts and their API keys.") { AccountKeysCommands.Create(), AccountsCommands.CreateTopUp(), AccountsCommands.CreateShow() },
+    new Command("accounts", "Escrow accounts and their API keys.") { AccountKeysCommands.Create(), AccountsCommands.CreateTopUp(), AccountsCommands.CreateShow(), AccountsCommands.CreateClose() },
     SettleCommands.Create(),
     BenchCommand.Create(),
 };

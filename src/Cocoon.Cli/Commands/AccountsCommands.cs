@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Cocoon.Abstractions.Escrow;
+using Cocoon.Abstractions.Operations;
 using Cocoon.Abstractions.Settlement;
 using Cocoon.Cli.Operations;
 using Cocoon.Ton.Addresses;
@@ -49,7 +50,7 @@ internal static class AccountsCommands
             var contract = TonAddress.Parse(channel.ContractAddress);
             var deployed = (await ton.GetAddressInformationAsync(contract, cancellationToken)).State == "active";
             var body = ClientContract.TopUpBody(0);
-            var init = deployed ? null : (await ContractInitAsync(settlement, accountId, key, cancellationToken));
+            var init = deployed ? null : (await ContractInitAsync(settlement, accountId, key, await escrow.GetLedgerAsync(), cancellationToken));
             await SendAsync(ton, key, [ContractGetMethods.ToContract(contract, nano, body, init, bounce: deployed)], cancellationToken);
 
             // The deposit watcher credits it on its next pass; settling now makes that pass happen at once.
@@ -112,6 +113,11 @@ internal static class AccountsCommands
                     chargedNanoTon = ledger.Balance.Charged,
                     chargedTokens = ledger.ChargedTokens,
                     chargedOnChainTokens = ledger.ChargedOnChainTokens,
+                    refundedNanoTon = ledger.Balance.Refunded,
+                    stakeNanoTon = ledger.StakeNanoTon,
+                    unchargedNanoTon = ledger.UnchargedNanoTon,
+                    status = ledger.Status.ToString().ToLowerInvariant(),
+                    closeAt = ledger.CloseAt,
                     contract = channel?.ContractAddress,
                     onChainBalanceNanoTon = onChainBalance,
                 });
@@ -123,6 +129,17 @@ internal static class AccountsCommands
             OperatorCommand.Row(table, "balance (off chain)", TonAmount.Format(ledger.Balance.Balance) + " TON");
             OperatorCommand.Row(table, "reserved", TonAmount.Format(ledger.Balance.Reserved) + " TON");
             OperatorCommand.Row(table, "charged", $"{TonAmount.Format(ledger.Balance.Charged)} TON ({ledger.ChargedTokens} tokens, {ledger.ChargedOnChainTokens} on chain)");
+            OperatorCommand.Row(table, "status", ledger.Status == EscrowAccountStatus.Closing ? $"closing (refund at {ledger.CloseAt:u} at the earliest)" : ledger.Status.ToString().ToLowerInvariant());
+            if (ledger.StakeNanoTon > 0)
+            {
+                OperatorCommand.Row(table, "stake", $"{TonAmount.Format(ledger.StakeNanoTon)} TON ({TonAmount.Format(ledger.UnchargedNanoTon)} TON not yet charged on chain)");
+            }
+
+            if (ledger.Balance.Refunded > 0)
+            {
+                OperatorCommand.Row(table, "refunded", TonAmount.Format(ledger.Balance.Refunded) + " TON");
+            }
+
             OperatorCommand.Row(table, "client contract", channel?.ContractAddress ?? "(none linked)");
             OperatorCommand.Row(table, "balance (on chain)", onChainBalance is { } b ? TonAmount.Format(b) + " TON" : "unknown");
             OperatorCommand.Write(table);
@@ -131,15 +148,55 @@ internal static class AccountsCommands
         return command;
     }
 
-    private static async Task<Ton.Addresses.StateInit> ContractInitAsync(ISettlementGrain settlement, string accountId, Ed25519KeyPair key, CancellationToken cancellationToken)
+    /// <summary><c>close</c>, for the <c>accounts</c> command.</summary>
+    public static Command CreateClose()
+    {
+        var account = new Option<string?>("--account") { Description = "The escrow account (default: the devnet's)." };
+        var json = OperatorCommand.JsonOption();
+        var command = new Command("close",
+            "Close an escrow account: new requests are refused at once, running ones finish, and after the close delay the balance is refunded " +
+            "(on chain by the client contract's signed refund).") { account, json };
+        OperatorCommand.SetClusterAction(command, "accounts close", async (parse, client, cancellationToken) =>
+        {
+            var chain = DevnetChain.TryRead(parse.GetValue<string>("--data-dir")!);
+            var accountId = parse.GetValue(account) ?? chain?.AccountId ?? throw new CliUsageException("--account is required outside a devnet.");
+            var ledger = await client.Grains.GetGrain<IEscrowAdminGrain>(accountId).CloseAsync().WaitAsync(cancellationToken);
+            var status = ledger.Status.ToString().ToLowerInvariant();
+            if (parse.GetValue(json))
+            {
+                OperatorCommand.WriteJson(new
+                {
+                    account = accountId,
+                    status,
+                    closeAt = ledger.CloseAt,
+                    balanceNanoTon = ledger.Balance.Balance,
+                    reservedNanoTon = ledger.Balance.Reserved,
+                    refundedNanoTon = ledger.Balance.Refunded,
+                });
+            }
+            else
+            {
+                Console.WriteLine(ledger.Status == EscrowAccountStatus.Closing
+                    ? $"'{accountId}' is closing: new requests are refused; {TonAmount.Format(ledger.Balance.Balance)} TON is refunded at {ledger.CloseAt:u} at the earliest."
+                    : $"'{accountId}' is {status}; {TonAmount.Format(ledger.Balance.Refunded)} TON was refunded.");
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static async Task<Ton.Addresses.StateInit> ContractInitAsync(ISettlementGrain settlement, string accountId, Ed25519KeyPair key, EscrowLedger ledger, CancellationToken cancellationToken)
     {
         // The contract's address is the hash of its code and data; the settlement grain computed it from the same
-        // inputs (owner, proxy wallet, proxy key, price, stake, delay), which the status exposes.
+        // inputs (owner, proxy wallet, proxy key, price, stake, delay), which the status and the linked escrow expose.
         var status = await settlement.GetStatusAsync().WaitAsync(cancellationToken);
         var proxyWallet = TonAddress.Parse(status.ProxyWallet);
         var proxyKey = Convert.FromHexString(status.ProxyPublicKey);
         var contract = new ClientContract(new ClientContractConfig(new WalletV5R1(key.PublicKey).Address, proxyWallet, proxyKey,
-            status.PricePerToken, Grains.Ledger.ProxyChain.ClientDelayBeforeClose, Grains.Ledger.ProxyChain.ClientStake));
+            status.PricePerToken,
+            ledger.StakeNanoTon > 0 ? (uint)ledger.CloseDelay.TotalSeconds : Grains.Ledger.ProxyChain.ClientDelayBeforeClose,
+            ledger.StakeNanoTon > 0 ? ledger.StakeNanoTon : Grains.Ledger.ProxyChain.ClientStake));
         var channel = status.Clients.First(c => c.AccountId == accountId);
         if (!contract.Address.Equals(TonAddress.Parse(channel.ContractAddress)))
         {
