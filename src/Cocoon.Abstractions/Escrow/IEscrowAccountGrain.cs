@@ -14,7 +14,10 @@ public interface IEscrowAccountGrain : IGrainWithStringKey
     /// <summary>
     /// Holds <paramref name="nanoTon"/> for <paramref name="requestId"/> until it is settled or released, or until
     /// <paramref name="timeToLive"/> passes. Throws <see cref="InsufficientBalanceException"/> when the available
-    /// balance cannot cover it. Reserving the same request again returns the existing reservation.
+    /// balance cannot cover it, 402 <c>stake_exhausted</c> when the account has a client contract and the credit not
+    /// yet charged on chain would pass its stake (<see cref="SetClientContractAsync"/>), and 409 <c>account_closing</c>
+    /// / <c>account_closed</c> once a close was requested. Reserving the same request again returns the existing
+    /// reservation.
     /// </summary>
     [Alias("Reserve")]
     Task<Reservation> ReserveAsync(string requestId, long nanoTon, TimeSpan timeToLive);
