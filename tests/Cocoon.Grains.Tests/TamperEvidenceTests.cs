@@ -72,6 +72,23 @@ public sealed class TamperEvidenceTests(GrainCluster cluster)
         Assert.Contains(worker, e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_stake_raised_in_PostgreSQL_freezes_the_account()
+    {
+        var id = "tamper-stake-" + Guid.NewGuid().ToString("N");
+        var account = cluster.Grains.GetGrain<IEscrowAccountGrain>(id);
+        await account.DepositAsync("grant", 1_000_000);
+        await account.SetClientContractAsync(1_000, TimeSpan.FromSeconds(300));
+        await account.Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+        Assert.Equal(1_000, (await account.GetLedgerAsync()).StakeNanoTon); // signed with the stake: verifies
+
+        await account.Cast<IGrainManagementExtension>().DeactivateOnIdle(TestContext.Current.CancellationToken);
+        await EditStateAsync(id, "StakeNanoTon", 1_000, 1_000_000_000); // more credit than the contract guarantees
+        var e = await Assert.ThrowsAsync<CocoonApiException>(() => account.ReserveAsync("r1", 5_000, TimeSpan.FromMinutes(5)));
+
+        Assert.Equal("account_frozen", e.Code);
+    }
+
     private async Task<string> ReadStateAsync(string grainKey)
     {
         await using var connection = new NpgsqlConnection(cluster.ConnectionString);
