@@ -54,6 +54,14 @@ public sealed class EscrowStakeAndKeyHoldTests(GrainCluster cluster)
         Assert.Equal("stake_exhausted", e.Code);
     }
 
+    [Theory]
+    [InlineData(1_000_000_000, 1_000_000_000, 500_000_000)] // COCOON's defaults: charge past stake / 2
+    [InlineData(100_000_000, 1_000_000_000, 100_000_000)] // a lower configured threshold stands
+    [InlineData(1, 100_000, 1)]
+    [InlineData(1_000_000_000, 100_000, 50_000)]
+    public void Settlement_charges_before_the_stake_can_be_reached(long threshold, long stake, long effective) =>
+        Assert.Equal(effective, new Grains.Ledger.SettlementOptions { ChargeThresholdNanoTon = threshold, ClientStakeNanoTon = stake }.EffectiveChargeThresholdNanoTon);
+
     [Fact]
     public async Task Without_a_contract_there_is_no_stake_rule_and_bad_terms_change_nothing()
     {
