@@ -16,7 +16,7 @@ public sealed class DevnetTests : IDisposable
     private sealed record ReadyFile(string Gateway, string ApiKey, string Storage, int Pid, int? PostgresPort);
 
     private NodeProcess StartDevnet(int port, IDictionary<string, string?>? environment = null) =>
-        NodeProcess.Start("cocoon", ["devnet", "--data-dir", _dir, "--port", port.ToString(CultureInfo.InvariantCulture)], environment);
+        NodeProcess.Start("cocoon", ["devnet", "--data-dir", _dir, "--port", port.ToString(CultureInfo.InvariantCulture), "--admin-port", "0"], environment);
 
     private ReadyFile ReadReady()
     {

@@ -38,7 +38,7 @@ public sealed class OperatorDevnet : IAsyncLifetime
     {
         System.IO.Directory.CreateDirectory(Directory);
         // Without the local TON chain: these commands never touch it, and it would only make start-up slower.
-        _devnet = NodeProcess.Start("cocoon", ["devnet", "--no-chain", "--data-dir", Directory, "--port", PostgresServer.FreeLoopbackPort().ToString(CultureInfo.InvariantCulture)]);
+        _devnet = NodeProcess.Start("cocoon", ["devnet", "--no-chain", "--data-dir", Directory, "--admin-port", "0", "--port", PostgresServer.FreeLoopbackPort().ToString(CultureInfo.InvariantCulture)]);
         await _devnet.WaitForOutputAsync("cocoon devnet ready", TimeSpan.FromMinutes(3));
         using var ready = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Directory, "devnet.json")));
         var root = ready.RootElement;

@@ -6,7 +6,7 @@ using Cocoon.Node.Storage;
 
 namespace Cocoon.Cli.Commands;
 
-/// <summary><c>cocoon devnet [--data-dir DIR] [--port N] [--storage auto|postgresql|memory] [--verbose]</c>.</summary>
+/// <summary><c>cocoon devnet [--data-dir DIR] [--port N] [--admin-port N] [--storage auto|postgresql|memory] [--verbose]</c>.</summary>
 internal static class DevnetCommand
 {
     public const int DefaultPort = 8080;
@@ -23,6 +23,11 @@ internal static class DevnetCommand
             Description = "Port of the HTTP gateway on 127.0.0.1.",
             DefaultValueFactory = _ => DefaultPort,
         };
+        var adminPort = new Option<int>("--admin-port")
+        {
+            Description = "Port of the admin endpoint (metrics, health, dashboard) on 127.0.0.1: 9464 by default when free; 0 picks any free port.",
+            DefaultValueFactory = _ => Node.Observability.AdminOptions.DefaultPort,
+        };
         var storage = new Option<string>("--storage")
         {
             Description = "auto: a private PostgreSQL when the machine has its binaries, else memory.",
@@ -34,7 +39,7 @@ internal static class DevnetCommand
 
         var command = new Command("devnet", "Run a whole Cocoon network on this machine: PostgreSQL, one silo with both roles, the gateway.")
         {
-            dataDir, port, storage, verbose, noChain,
+            dataDir, port, adminPort, storage, verbose, noChain,
         };
         CancellationTokenSource? stopSource = null;
         command.SetAction(async (parse, cancellationToken) =>
@@ -43,6 +48,13 @@ internal static class DevnetCommand
             if (portValue is < 1 or > 65535)
             {
                 await Console.Error.WriteLineAsync($"cocoon devnet: --port {portValue} is not a TCP port (1-65535).");
+                return 2;
+            }
+
+            var adminPortValue = parse.GetValue(adminPort);
+            if (adminPortValue is < 0 or > 65535)
+            {
+                await Console.Error.WriteLineAsync($"cocoon devnet: --admin-port {adminPortValue} is not a TCP port (1-65535, or 0 for any free port).");
                 return 2;
             }
 
@@ -56,7 +68,7 @@ internal static class DevnetCommand
             try
             {
                 var runner = new DevnetRunner(
-                    new DevnetRunOptions(parse.GetValue(dataDir)!, portValue, parse.GetValue(storage)!, parse.GetValue(verbose)) { Chain = !parse.GetValue(noChain) },
+                    new DevnetRunOptions(parse.GetValue(dataDir)!, portValue, parse.GetValue(storage)!, parse.GetValue(verbose)) { Chain = !parse.GetValue(noChain), AdminPort = adminPortValue },
                     Console.Out, Console.Error);
                 return await runner.RunAsync(cancellationToken);
             }

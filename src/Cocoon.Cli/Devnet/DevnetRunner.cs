@@ -14,6 +14,12 @@ internal sealed record DevnetRunOptions(string DataDirectory, int Port, string S
 {
     /// <summary>Run the local TON chain (default; <c>--no-chain</c> turns it off).</summary>
     public bool Chain { get; init; } = true;
+
+    /// <summary>
+    /// The admin port asked for: taken when free (else any free loopback port); 0 asks for any free port. A port this
+    /// folder used before is kept when it is still free.
+    /// </summary>
+    public int AdminPort { get; init; } = Node.Observability.AdminOptions.DefaultPort;
 }
 
 /// <summary>
@@ -81,8 +87,9 @@ internal sealed class DevnetRunner(DevnetRunOptions options, TextWriter output, 
                 ChainPort = chain?.Port ?? state.ChainPort,
                 SiloPort = PickPort(state.SiloPort),
                 ClientGatewayPort = PickPort(state.ClientGatewayPort),
-                // The admin port (metrics, health, dashboard): the usual 9464 when free, else any free loopback port.
-                AdminPort = PickPort(state.AdminPort > 0 ? state.AdminPort : Node.Observability.AdminOptions.DefaultPort),
+                // The admin port (metrics, health, dashboard): the one asked for (9464 by default) when free, else any free
+                // loopback port; --admin-port 0 always takes a free one, so devnets started side by side cannot race for 9464.
+                AdminPort = PickPort(state.AdminPort > 0 ? state.AdminPort : options.AdminPort),
                 PostgresPort = postgres?.Port,
             };
             state.Save(statePath);
