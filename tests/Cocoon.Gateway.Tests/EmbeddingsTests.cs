@@ -286,13 +286,21 @@ public sealed class EmbeddingsTests(GatewayCluster cluster)
         var (apiKey, _) = await cluster.CreateFundedKeyAsync();
         using var http = Http(apiKey);
 
-        var workers = await Task.WhenAll(Enumerable.Range(0, 24).Select(async i =>
+        // Routing prefers the worker with the better recent latency and failure record (earlier tests shape both), so
+        // one round of concurrent requests may all land on one worker; the running-count factor and the exploration
+        // share reach the other within a few rounds (the chance of 20 rounds missing it is below 1e-5).
+        var workers = new HashSet<string>();
+        for (var round = 0; round < 20 && workers.Count < 2; round++)
         {
-            using var doc = await PostAsync(http, $$"""{"model":"all-minilm-l6-v2","input":"request number {{i}}"}""");
-            return doc.RootElement.GetProperty("cocoon").GetProperty("worker").GetString()!;
-        }));
+            var answered = await Task.WhenAll(Enumerable.Range(0, 24).Select(async i =>
+            {
+                using var doc = await PostAsync(http, $$"""{"model":"all-minilm-l6-v2","input":"request number {{round}}.{{i}}"}""");
+                return doc.RootElement.GetProperty("cocoon").GetProperty("worker").GetString()!;
+            }));
+            workers.UnionWith(answered);
+        }
 
-        Assert.Equal(["worker-a.all-minilm-l6-v2", "worker-b.all-minilm-l6-v2"], workers.Distinct().Order().ToArray());
+        Assert.Equal(["worker-a.all-minilm-l6-v2", "worker-b.all-minilm-l6-v2"], workers.Order().ToArray());
         // The proxy silo has no engine at all: nothing could have run there.
         Assert.Empty(cluster.Proxy.Host.Services.GetService(typeof(Grains.Inference.LocalWorkers)) is Grains.Inference.LocalWorkers local ? local.All : []);
     }
