@@ -172,6 +172,9 @@ public sealed class GrainAccessTests(SecurityCluster cluster)
         var internalCall = await Assert.ThrowsAsync<CocoonApiException>(() =>
             operatorClient.Grains.GetGrain<IEscrowAccountGrain>(account).DepositAsync("operator-mint", 1));
         var deployment = await operatorClient.Grains.GetGrain<IModelDeploymentGrain>(SecurityCluster.Model).GetAsync();
+        // ... and the ledger reads `cocoon accounts show` makes, which an app backend without the token cannot make.
+        var ledger = await operatorClient.Grains.GetGrain<IEscrowAccountGrain>(account).GetLedgerAsync();
+        var appLedger = await Assert.ThrowsAsync<CocoonApiException>(() => app.Grains.GetGrain<IEscrowAccountGrain>(account).GetLedgerAsync());
 
         AssertForbidden(none, "IClusterAdminGrain.ListModelsAsync");
         Assert.Contains("operator token", none.Message, StringComparison.Ordinal);
@@ -184,5 +187,7 @@ public sealed class GrainAccessTests(SecurityCluster cluster)
         Assert.Equal(account, (await cluster.Proxy.Grains.GetGrain<IApiKeyGrain>(ApiKeys.Hash(keyByOperator)).ResolveAsync())!.AccountId);
         AssertForbidden(internalCall, "IEscrowAccountGrain.DepositAsync");
         Assert.Equal(SecurityCluster.Model, deployment!.Name);
+        Assert.Equal(await cluster.LedgerAsync(account), ledger);
+        AssertForbidden(appLedger, "IEscrowAccountGrain.GetLedgerAsync");
     }
 }

@@ -1,6 +1,8 @@
 using Cocoon.Abstractions.Cluster;
+using Cocoon.Abstractions.Escrow;
 using Cocoon.Abstractions.Inference;
 using Cocoon.Abstractions.Models;
+using Cocoon.Abstractions.Settlement;
 
 namespace Cocoon.Node.Security;
 
@@ -32,9 +34,19 @@ public static class CallPolicy
     // the read-only silo identity probe (silo address, name, roles, pid, version; no account data).
     private static readonly HashSet<Type> PublicInterfaces = [typeof(IInferenceServiceGrain), typeof(INodeInfoGrain)];
 
-    // Read-only internal methods an operator may call besides Operations/: `cocoon models deploy` reads the current
-    // deployment to keep what the command line leaves out.
-    private static readonly HashSet<(Type, string)> OperatorReads = [(typeof(IModelDeploymentGrain), nameof(IModelDeploymentGrain.GetAsync))];
+    // Internal methods an operator may call besides Operations/: `cocoon models deploy` reads the current deployment to
+    // keep what the command line leaves out; `cocoon accounts show|topup`, `workers earnings` and `settle now` read an
+    // account's ledger and the settlement status, link an account to its client contract and settle now. Nothing here
+    // moves an account's money off the ledger (deposit, reserve, settle, release stay silo-only).
+    private static readonly HashSet<(Type, string)> OperatorReads =
+    [
+        (typeof(IModelDeploymentGrain), nameof(IModelDeploymentGrain.GetAsync)),
+        (typeof(IEscrowAccountGrain), nameof(IEscrowAccountGrain.GetBalanceAsync)),
+        (typeof(IEscrowAccountGrain), nameof(IEscrowAccountGrain.GetLedgerAsync)),
+        (typeof(ISettlementGrain), nameof(ISettlementGrain.GetStatusAsync)),
+        (typeof(ISettlementGrain), nameof(ISettlementGrain.SettleNowAsync)),
+        (typeof(ISettlementGrain), nameof(ISettlementGrain.RegisterClientAsync)),
+    ];
 
     // Orleans interfaces a client must never reach: reminders would let it fire a grain's reminder early (escrow
     // reservation expiry), silo control and management act on the whole cluster, grain management deactivates or moves
