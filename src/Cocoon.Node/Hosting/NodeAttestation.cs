@@ -23,9 +23,8 @@ public sealed partial class NodeAttestation : IHostedService, IDisposable
 
     private readonly IQuoteProvider _provider;
     private readonly SimulatedAttestationAuthority? _authority;
-    private readonly CancellationTokenSource _stop = new();
     private ILogger? _logger;
-    private Task? _loop;
+    private readonly BackgroundLoop _loop = new();
     private int _disposed;
 
     private NodeAttestation(IQuoteProvider provider, SimulatedAttestationAuthority? authority, RaTlsCertificateRotator rotator, NodeSettings settings)
@@ -148,26 +147,12 @@ public sealed partial class NodeAttestation : IHostedService, IDisposable
     /// <summary>Starts the renewal loop.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _loop ??= RenewLoopAsync(_stop.Token);
+        _loop.Start(RenewLoopAsync);
         return Task.CompletedTask;
     }
 
     /// <inheritdoc />
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        if (_loop is not null)
-        {
-            try
-            {
-                await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                // Stopping.
-            }
-        }
-    }
+    public Task StopAsync(CancellationToken cancellationToken) => _loop.StopAsync(cancellationToken);
 
     private async Task RenewLoopAsync(CancellationToken cancellationToken)
     {
@@ -201,8 +186,7 @@ public sealed partial class NodeAttestation : IHostedService, IDisposable
             return;
         }
 
-        _stop.Cancel();
-        _stop.Dispose();
+        _loop.Dispose();
         Rotator.Dispose();
         (_provider as IDisposable)?.Dispose();
         _authority?.Dispose();

@@ -38,8 +38,7 @@ public sealed partial class RootImageAllowList : IHostedService, IDisposable
     private readonly TimeProvider _time;
     private readonly string[] _alwaysAdmitted;
     private HttpClient? _http;
-    private readonly CancellationTokenSource _stop = new();
-    private Task? _loop;
+    private readonly BackgroundLoop _loop = new();
     private int _disposed;
 
     private RootImageAllowList(ImageAllowList list, ToncenterClient? client, TonAddress? root, TimeSpan period, TimeProvider time, CollateralStore? collateral, string[] alwaysAdmitted)
@@ -178,28 +177,14 @@ public sealed partial class RootImageAllowList : IHostedService, IDisposable
     {
         if (_root is not null || Collateral is not null)
         {
-            _loop ??= LoopAsync(_stop.Token);
+            _loop.Start(LoopAsync);
         }
 
         return Task.CompletedTask;
     }
 
     /// <inheritdoc />
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        if (_loop is not null)
-        {
-            try
-            {
-                await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                // Stopping.
-            }
-        }
-    }
+    public Task StopAsync(CancellationToken cancellationToken) => _loop.StopAsync(cancellationToken);
 
     private async Task LoopAsync(CancellationToken cancellationToken)
     {
@@ -252,8 +237,7 @@ public sealed partial class RootImageAllowList : IHostedService, IDisposable
             return;
         }
 
-        _stop.Cancel();
-        _stop.Dispose();
+        _loop.Dispose();
         _http?.Dispose();
     }
 }
