@@ -26,6 +26,7 @@ public static class CocoonGrainsExtensions
         silo.Services.TryAddKeyedSingleton(ClockKey, TimeProvider.System);
         silo.Services.TryAddSingleton<LocalWorkers>();
         silo.Services.TryAddSingleton<RouteLoad>();
+        silo.Services.TryAddSingleton<Ledger.LedgerIntegrity>();
         return silo;
     }
 }

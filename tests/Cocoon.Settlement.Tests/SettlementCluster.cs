@@ -38,6 +38,7 @@ public sealed class SettlementCluster : IAsyncLifetime
     public const uint ClientDelayBeforeClose = 2;
 
     private readonly PostgresFixture _postgres = new();
+    private readonly SemaphoreSlim _ownerWallet = new(1, 1);
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(60) };
     private readonly string _models = Directory.CreateTempSubdirectory("cocoon-settlement-models-").FullName;
 
@@ -71,13 +72,7 @@ public sealed class SettlementCluster : IAsyncLifetime
         Ton = new ToncenterClient(_http, new ToncenterOptions { Endpoint = Chain.Endpoint, MaxRetries = 0, Timeout = TimeSpan.FromSeconds(30) });
 
         // The proxy wallet needs TON for gas and worker prefunds; the root owner registers it so its commits land.
-        await Chain.FaucetAsync(ProxyWallet.Address, 100_000_000_000);
-        using (var owner = Chain.LoadOwnerKey())
-        {
-            var ownerWallet = new Wallet(this, owner, new WalletV5R1(owner.PublicKey));
-            await ownerWallet.SendAsync([RootContract.Message(Chain.RootAddress,
-                RootContract.RegisterProxyBody(1, ProxyWallet.Address, ProxyKey.PublicKey), 50_000_000)]);
-        }
+        await RegisterProxyAsync(ProxyKey);
 
         Node = await CocoonTestNode.StartAsync("settle-" + Guid.NewGuid().ToString("N")[..8], "proxy,worker", ConnectionString, "settle",
             extra: new Dictionary<string, string?>
@@ -101,6 +96,33 @@ public sealed class SettlementCluster : IAsyncLifetime
             // Reminders (reservation expiry, the close of an account) may tick every second.
             configureSilo: silo => silo.Configure<Orleans.Hosting.ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1)));
     }
+
+    /// <summary>Funds the v5r1 wallet of <paramref name="key"/> and has the root owner register it as a proxy.</summary>
+    public async Task RegisterProxyAsync(Ed25519KeyPair key)
+    {
+        var wallet = new WalletV5R1(key.PublicKey);
+        await Chain.FaucetAsync(wallet.Address, 100_000_000_000);
+        await SendAsOwnerAsync([RootContract.Message(Chain.RootAddress,
+            RootContract.RegisterProxyBody((ulong)Random.Shared.NextInt64(1, long.MaxValue), wallet.Address, key.PublicKey), 50_000_000)]);
+    }
+
+    /// <summary>Sends messages from the root owner's wallet, one test at a time (its seqno is read, then used).</summary>
+    public async Task SendAsOwnerAsync(IReadOnlyList<WalletMessage> messages)
+    {
+        await _ownerWallet.WaitAsync();
+        try
+        {
+            using var owner = Chain.LoadOwnerKey();
+            await new Wallet(this, owner, new WalletV5R1(owner.PublicKey)).SendAsync(messages);
+        }
+        finally
+        {
+            _ownerWallet.Release();
+        }
+    }
+
+    /// <summary>A new database on the tests' PostgreSQL server (for a test that needs its own cluster).</summary>
+    public Task<string> CreateDatabaseAsync(string name) => _postgres.CreateDatabaseAsync(name);
 
     /// <summary>Starts (or restarts, on the same state file and port) the local chain.</summary>
     public Task<TonLocalnet> StartChainAsync() =>
@@ -179,6 +201,7 @@ public sealed class SettlementCluster : IAsyncLifetime
 
         await _postgres.DisposeAsync();
         _http.Dispose();
+        _ownerWallet.Dispose();
         ProxyKey.Dispose();
         foreach (var dir in new[] { ChainDirectory, _models })
         {

@@ -267,11 +267,7 @@ public sealed class SettlementEndToEndTests(SettlementCluster cluster)
 
         var mirrored = await registry.RefreshAsync();
         var before = await registry.IsAllowedAsync(RegistryHashKind.Model, Convert.ToHexStringLower(model));
-        using (var ownerKey = cluster.Chain.LoadOwnerKey())
-        {
-            await new Wallet(cluster, ownerKey, new Cocoon.Ton.Wallets.WalletV5R1(ownerKey.PublicKey))
-                .SendAsync([RootContract.Message(cluster.Chain.RootAddress, RootContract.AddModelHashBody(7, model), 50_000_000)]);
-        }
+        await cluster.SendAsOwnerAsync([RootContract.Message(cluster.Chain.RootAddress, RootContract.AddModelHashBody(7, model), 50_000_000)]);
 
         await registry.RefreshAsync();
         var after = await registry.IsAllowedAsync(RegistryHashKind.Model, Convert.ToHexStringLower(model));

@@ -135,6 +135,10 @@ public static class CocoonTelemetry
     public static readonly Counter<long> ChainFailures = Meter.CreateCounter<long>(
         "cocoon.chain.failures", "{failure}", "Failed calls to the TON endpoint (submissions and reads), by operation.");
 
+    /// <summary><c>cocoon.ledger.rollbacks</c>: stored money state found older than what the proxy committed on chain.</summary>
+    public static readonly Counter<long> LedgerRollbacks = Meter.CreateCounter<long>(
+        "cocoon.ledger.rollbacks", "{rollback}", "Stored money state found older than the proxy's commit on chain (a restored database); money movement is frozen.");
+
     /// <summary><c>cocoon.attestation.failures</c>: quotes or RA-TLS certificates refused or not produced, by step and source.</summary>
     public static readonly Counter<long> AttestationFailures = Meter.CreateCounter<long>(
         "cocoon.attestation.failures", "{failure}", "Attestation failures: peers refused at a validation step, quotes that could not be made.");
@@ -167,7 +171,7 @@ public static class CocoonTelemetry
         .. new Instrument[]
         {
             Requests, RequestDuration, TimeToFirstToken, Tokens, ActiveRequests, EscrowReserved, EscrowCharged,
-            ChainFailures, AttestationFailures, WorkerCapacity, WorkerLeases, SettlementBacklog, SettlementAge,
+            ChainFailures, AttestationFailures, WorkerCapacity, WorkerLeases, SettlementBacklog, SettlementAge, LedgerRollbacks,
         }.Select(InstrumentName.Of),
     ];
 
@@ -176,7 +180,7 @@ public static class CocoonTelemetry
     /// attestation failure): a scrape of a node that has seen none lacks them, and that is not a fault.
     /// </summary>
     public static IReadOnlyList<InstrumentName> ConditionalPrometheusNames { get; } =
-        [.. new Instrument[] { TimeToFirstToken, ChainFailures, AttestationFailures }.Select(InstrumentName.Of)];
+        [.. new Instrument[] { TimeToFirstToken, ChainFailures, AttestationFailures, LedgerRollbacks }.Select(InstrumentName.Of)];
 
     /// <summary>Starts a span of the request path (null when nobody listens).</summary>
     public static Activity? StartSpan(string name, ActivityKind kind = ActivityKind.Internal) => Source.StartActivity(name, kind);
@@ -201,6 +205,9 @@ public static class CocoonTelemetry
     /// </summary>
     public static void ReportSettlementBacklog(string proxyId, long pending, DateTimeOffset? oldestSignedAt) =>
         SettlementBacklogs[proxyId] = (pending, pending > 0 ? oldestSignedAt : null);
+
+    /// <summary>Counts a ledger found rolled back.</summary>
+    public static void LedgerRolledBack() => LedgerRollbacks.Add(1);
 
     /// <summary>Counts a failed chain call.</summary>
     public static void ChainFailed(string operation) => ChainFailures.Add(1, new KeyValuePair<string, object?>(ChainOperationTag, operation));

@@ -131,6 +131,7 @@ public sealed partial class EscrowAccountGrain(
     IOptions<ReminderOptions> reminders,
     StateSigner signer,
     PriceList prices,
+    LedgerIntegrity integrity,
     ILogger<EscrowAccountGrain> logger) : Grain, IEscrowAccountGrain, IEscrowAdminGrain, IRemindable
 {
     private const string ExpiryReminder = "expire-reservations";
@@ -174,7 +175,7 @@ public sealed partial class EscrowAccountGrain(
     /// <inheritdoc />
     public async Task<EscrowBalance> DepositAsync(string depositId, long nanoTon)
     {
-        Guard();
+        GuardMoney();
         ArgumentException.ThrowIfNullOrWhiteSpace(depositId);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(nanoTon);
         if (S.Deposits.Add(depositId))
@@ -190,7 +191,7 @@ public sealed partial class EscrowAccountGrain(
     public async Task<Reservation> ReserveAsync(string requestId, long nanoTon, TimeSpan timeToLive)
     {
         using var span = CocoonTelemetry.StartSpan("cocoon.escrow.reserve");
-        Guard();
+        GuardMoney();
         ArgumentException.ThrowIfNullOrWhiteSpace(requestId);
         ArgumentOutOfRangeException.ThrowIfNegative(nanoTon);
         if (S.Reservations.TryGetValue(requestId, out var held))
@@ -242,7 +243,7 @@ public sealed partial class EscrowAccountGrain(
     public async Task<Settlement> SettleAsync(string requestId, long chargeNanoTon, string workerId)
     {
         using var span = CocoonTelemetry.StartSpan("cocoon.escrow.settle");
-        Guard();
+        GuardMoney();
         ArgumentException.ThrowIfNullOrWhiteSpace(requestId);
         ArgumentOutOfRangeException.ThrowIfNegative(chargeNanoTon);
         if (S.Settled.TryGetValue(requestId, out var done))
@@ -283,7 +284,7 @@ public sealed partial class EscrowAccountGrain(
     /// <inheritdoc />
     public async Task<EscrowBalance> ReleaseAsync(string requestId)
     {
-        Guard();
+        GuardMoney();
         if (S.Reservations.Remove(requestId))
         {
             FinishCloseIfDue(time.GetUtcNow());
@@ -310,7 +311,7 @@ public sealed partial class EscrowAccountGrain(
     /// <inheritdoc />
     public async Task<EscrowLedger> ConfirmChargedOnChainAsync(long tokens)
     {
-        Guard();
+        GuardMoney();
         ArgumentOutOfRangeException.ThrowIfNegative(tokens);
         if (tokens > ChargedTokens)
         {
@@ -333,7 +334,7 @@ public sealed partial class EscrowAccountGrain(
     /// <inheritdoc />
     public async Task<EscrowLedger> SetClientContractAsync(long stakeNanoTon, TimeSpan closeDelay)
     {
-        Guard();
+        GuardMoney();
         if (stakeNanoTon < 0)
         {
             throw new CocoonApiException(400, "invalid_stake", $"A stake is 0 (none) or positive nanoTON; {stakeNanoTon} is neither.", "stake");
@@ -357,7 +358,7 @@ public sealed partial class EscrowAccountGrain(
     /// <inheritdoc />
     public async Task<EscrowLedger> RequestCloseAsync()
     {
-        Guard();
+        GuardMoney();
         if (S.Status == EscrowAccountStatus.Closing || (S.Status == EscrowAccountStatus.Closed && Balance().Balance == 0))
         {
             return Ledger();
@@ -384,7 +385,7 @@ public sealed partial class EscrowAccountGrain(
     /// <inheritdoc />
     public async Task<EscrowLedger> ConfirmRefundedOnChainAsync()
     {
-        Guard();
+        GuardMoney();
         if (S.Status == EscrowAccountStatus.Closed && !S.RefundedOnChain)
         {
             S.RefundedOnChain = true;
@@ -397,7 +398,7 @@ public sealed partial class EscrowAccountGrain(
     /// <inheritdoc />
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        if (_frozen || reminderName is not (ExpiryReminder or CloseReminder))
+        if (_frozen || integrity.FrozenReason is not null || reminderName is not (ExpiryReminder or CloseReminder))
         {
             return;
         }
@@ -497,6 +498,13 @@ public sealed partial class EscrowAccountGrain(
         {
             throw SignedStates.Frozen($"Escrow account '{AccountId}'");
         }
+    }
+
+    /// <summary>Guard for the calls that move money: also refused while this silo's ledger is found rolled back.</summary>
+    private void GuardMoney()
+    {
+        Guard();
+        integrity.ThrowIfFrozen();
     }
 
     /// <summary>Signs and writes the state; credits a worker acknowledged since the last write are dropped first.</summary>

@@ -42,6 +42,9 @@ public sealed class SettlementState : ISignedState
     /// <summary>The next query id for signed messages.</summary>
     [Id(7)] public long NextQueryId { get; set; } = 1;
 
+    /// <summary>The state hash committed with <see cref="CommittedSeqno"/>, as the root contract holds it.</summary>
+    [Id(8)] public byte[]? CommittedHash { get; set; }
+
     /// <inheritdoc />
     public void WriteCanonical(CanonicalWriter writer)
     {
@@ -59,6 +62,16 @@ public sealed class SettlementState : ISignedState
             foreach (var item in Pending.Items)
             {
                 writer.WriteString(item.Kind).WriteString(item.Id).WriteInt64(item.Tokens).WriteInt64(item.ContractTokens);
+            }
+        }
+
+        // Form 2 adds the rollback watermarks at the end; a row without them signs exactly as before they existed.
+        if (CommittedHash is not null || Pending?.CommitHash is not null || Clients.Values.Any(c => c.EscrowSeq > 0))
+        {
+            writer.WriteInt64(2).WriteBytes(CommittedHash ?? []).WriteBytes(Pending?.CommitHash ?? []);
+            foreach (var (id, c) in Clients.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                writer.WriteString(id).WriteInt64(c.EscrowSeq);
             }
         }
     }
@@ -103,6 +116,12 @@ public sealed class ClientLink
 
     /// <summary>nanoTON credited from deposits.</summary>
     [Id(5)] public long DepositedNanoTon { get; set; }
+
+    /// <summary>
+    /// The newest escrow row sequence number settlement has read for the account: a row found older than this was
+    /// restored from an older copy.
+    /// </summary>
+    [Id(6)] public long EscrowSeq { get; set; }
 }
 
 /// <summary>A worker's contract.</summary>
@@ -140,6 +159,9 @@ public sealed class PendingTransfer
 
     /// <summary>The state seqno it commits to the root, or 0.</summary>
     [Id(5)] public long CommitSeqno { get; set; }
+
+    /// <summary>The state hash it commits with <see cref="CommitSeqno"/>.</summary>
+    [Id(6)] public byte[]? CommitHash { get; set; }
 }
 
 /// <summary>
@@ -166,6 +188,7 @@ public sealed partial class SettlementGrain(
     StateSigner signer,
     PriceList prices,
     SettlementOptions options,
+    LedgerIntegrity integrity,
     IServiceProvider services,
     [FromKeyedServices(CocoonGrainsExtensions.ClockKey)] TimeProvider time,
     ILogger<SettlementGrain> logger) : Grain, ISettlementGrain
@@ -184,6 +207,8 @@ public sealed partial class SettlementGrain(
 
     private readonly ProxyChain? _chain = services.GetService<ProxyChain>();
     private bool _frozen;
+    private string? _rolledBack;
+    private bool _verified;
     private string? _lastError;
     private int _failures;
     private DateTimeOffset _nextAttempt;
@@ -194,21 +219,99 @@ public sealed partial class SettlementGrain(
     private string ProxyId => this.GetPrimaryKeyString();
 
     /// <inheritdoc />
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (!signer.IsAuthentic(StateKind, ProxyId, S, state.RecordExists))
         {
             _frozen = true;
             LogFrozen(ProxyId, S.Seq);
-            return Task.CompletedTask;
+            return;
         }
 
         if (_chain is not null)
         {
+            // Before anything moves: is this state at least as new as what the proxy committed on chain? An unreachable
+            // chain leaves it unchecked here; every settlement cycle checks first until it has been done once.
+            try
+            {
+                await VerifyAgainstChainAsync(_chain, cancellationToken);
+            }
+            catch (Exception e) when (IsChainFailure(e))
+            {
+                LogVerifyDeferred(e.GetType().Name, e.Message);
+            }
+            catch (CocoonApiException e) when (e.Code == LedgerIntegrity.ErrorCode)
+            {
+                return;
+            }
+
             this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(options.PollInterval, options.PollInterval) { KeepAlive = true });
         }
+    }
 
-        return Task.CompletedTask;
+    /// <summary>
+    /// Compares the state with the root contract's commit for this proxy (DESIGN section 2): a commit newer than the
+    /// state's (and not the one it is sending), or the same commit with another hash, means the database was restored
+    /// from an older copy; settlement and, on every proxy silo, money movement are frozen with the gap named.
+    /// </summary>
+    private async Task VerifyAgainstChainAsync(ProxyChain chain, CancellationToken cancellationToken)
+    {
+        if (_verified || options.RootAddress is not { } root)
+        {
+            _verified = true;
+            return;
+        }
+
+        var onChain = await RootContract.GetProxyAsync(chain.Client, root, chain.Wallet.Address, cancellationToken);
+        _verified = true;
+        if (!onChain.Registered)
+        {
+            return;
+        }
+
+        var committed = (long)onChain.Seqno;
+        var local = S.CommittedSeqno;
+        var sending = S.Pending?.CommitSeqno ?? 0;
+        string? gap = null;
+        if (committed > local && committed != sending)
+        {
+            gap = $"the stored settlement state is at commit {local}" + (sending > 0 ? $" (sending {sending})" : "") +
+                  $" but the root contract holds commit {committed} for this proxy (local seq {local} < committed {committed}).";
+        }
+        else if (committed == sending && sending > 0 && S.Pending!.CommitHash is { } sendingHash && !sendingHash.AsSpan().SequenceEqual(onChain.StateHash))
+        {
+            gap = $"the root contract's commit {committed} has state hash {Convert.ToHexStringLower(onChain.StateHash)}, not the " +
+                  $"{Convert.ToHexStringLower(sendingHash)} this state was sending.";
+        }
+        else if (committed == local && local > 0 && S.CommittedHash is { } hash && !hash.AsSpan().SequenceEqual(onChain.StateHash))
+        {
+            gap = $"the root contract's commit {committed} has state hash {Convert.ToHexStringLower(onChain.StateHash)}, not this " +
+                  $"state's {Convert.ToHexStringLower(hash)}.";
+        }
+        else if (committed < local)
+        {
+            LogChainBehind(local, committed, root.ToFriendlyString());
+        }
+
+        if (gap is not null)
+        {
+            throw RolledBack(gap);
+        }
+    }
+
+    private CocoonApiException RolledBack(string reason)
+    {
+        var message = LedgerIntegrity.Message(reason);
+        if (_rolledBack is null)
+        {
+            _rolledBack = message;
+            _frozen = true;
+            integrity.Freeze(message);
+            CocoonTelemetry.LedgerRolledBack();
+            LogRolledBack(ProxyId, reason);
+        }
+
+        return new CocoonApiException(503, LedgerIntegrity.ErrorCode, _rolledBack);
     }
 
     /// <inheritdoc />
@@ -323,7 +426,7 @@ public sealed partial class SettlementGrain(
         {
             RecordFailure(e);
         }
-        catch (CocoonApiException e) when (e.Code == "account_frozen")
+        catch (CocoonApiException e) when (e.Code is "account_frozen" or LedgerIntegrity.ErrorCode)
         {
             LogSettlementBlocked(e.Message);
         }
@@ -335,6 +438,7 @@ public sealed partial class SettlementGrain(
     private async Task<bool> RunCycleAsync(bool force, CancellationToken cancellationToken)
     {
         var chain = RequireChain();
+        await VerifyAgainstChainAsync(chain, cancellationToken);
         var wallet = await chain.GetWalletAsync(cancellationToken);
         if (S.Pending is not null)
         {
@@ -425,6 +529,7 @@ public sealed partial class SettlementGrain(
             if (committed >= pending.CommitSeqno)
             {
                 S.CommittedSeqno = committed;
+                S.CommittedHash = committed == pending.CommitSeqno ? pending.CommitHash : null;
                 S.LastCommitAt = time.GetUtcNow();
             }
         }
@@ -480,11 +585,25 @@ public sealed partial class SettlementGrain(
         var messages = new List<WalletMessage>();
         var items = new List<PendingItem>();
         var outstanding = false;
+        var watermarksMoved = false;
         var proxyWallet = chain.Wallet.Address;
 
         foreach (var (accountId, link) in S.Clients.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             var ledger = await GrainFactory.GetGrain<IEscrowAccountGrain>(accountId).GetLedgerAsync();
+
+            // Escrow rows only ever move forward: one older than a row already read here was restored from a copy.
+            if (ledger.Seq < link.EscrowSeq)
+            {
+                throw RolledBack($"escrow account '{accountId}' is stored at row seq {ledger.Seq}, but this proxy has already read its seq {link.EscrowSeq}.");
+            }
+
+            if (ledger.Seq > link.EscrowSeq)
+            {
+                link.EscrowSeq = ledger.Seq;
+                watermarksMoved = true;
+            }
+
             var uncharged = ledger.ChargedTokens - link.ConfirmedTokens;
 
             // A closed account gets the contract's refund: the final charge and the rest back to the client, at once.
@@ -553,18 +672,24 @@ public sealed partial class SettlementGrain(
         }
 
         long commitSeqno = 0;
+        byte[]? commitHash = null;
         if (options.RootAddress is { } root && (items.Count > 0 || time.GetUtcNow() - S.LastCommitAt >= options.CommitInterval)
             && messages.Count < MaxMessagesPerTransfer && await IsRegisteredAsync(chain, root, cancellationToken))
         {
             // The proxy state commit (DESIGN section 2): a seqno that only grows and the hash of the ledger as it will
             // stand once this transfer lands, so a database rolled back behind it is detectable.
             commitSeqno = S.CommittedSeqno + 1;
-            var hash = LedgerHash(commitSeqno);
-            messages.Add(RootContract.Message(root, RootContract.ProxySaveStateBody(NextQueryId(), (ulong)commitSeqno, hash), ProxyChain.CommitValue));
+            commitHash = LedgerHash(commitSeqno);
+            messages.Add(RootContract.Message(root, RootContract.ProxySaveStateBody(NextQueryId(), (ulong)commitSeqno, commitHash), ProxyChain.CommitValue));
         }
 
         if (messages.Count == 0)
         {
+            if (watermarksMoved)
+            {
+                await SaveAsync();
+            }
+
             return outstanding;
         }
 
@@ -579,6 +704,7 @@ public sealed partial class SettlementGrain(
             SignedAt = time.GetUtcNow(),
             Items = items,
             CommitSeqno = commitSeqno,
+            CommitHash = commitHash,
         };
 
         // Persisted before it is sent: a crash after sending resends the same message, never a second one.
@@ -665,6 +791,11 @@ public sealed partial class SettlementGrain(
 
     private void Guard()
     {
+        if (_rolledBack is not null)
+        {
+            throw new CocoonApiException(503, LedgerIntegrity.ErrorCode, _rolledBack);
+        }
+
         if (_frozen)
         {
             throw SignedStates.Frozen($"Settlement of proxy '{ProxyId}'");
@@ -703,6 +834,15 @@ public sealed partial class SettlementGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The proxy wallet {Wallet} is not registered in the root {Root}: state commits are skipped until the root owner registers it.")]
     private partial void LogNotRegistered(string wallet, string root);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Settlement of proxy '{ProxyId}' is FROZEN, the ledger was rolled back: {Reason}")]
+    private partial void LogRolledBack(string proxyId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The settlement state was not compared with the root contract's commit yet ({Error}: {Message}); the first settlement cycle does it.")]
+    private partial void LogVerifyDeferred(string error, string message);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The stored settlement state is at commit {Local} but the root {Root} holds only commit {Committed} for this proxy: another root or a reset chain? Commits go on from the stored state.")]
+    private partial void LogChainBehind(long local, long committed, string root);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Settlement is blocked: {Message}")]
     private partial void LogSettlementBlocked(string message);

@@ -1,3 +1,4 @@
+using Cocoon.Abstractions;
 using Cocoon.Abstractions.Settlement;
 using Cocoon.Grains.Ledger;
 using Cocoon.Node.Configuration;
@@ -42,30 +43,69 @@ public static class ChainWiring
 
 /// <summary>
 /// Activates the settlement grain once the host has started (the silo is up by then), so its timer watches deposits
-/// and thresholds without waiting for a first call. A frozen settlement state is logged by the grain itself.
+/// and thresholds without waiting for a first call, and then asks it every few seconds whether the stored ledger is
+/// trusted: when the grain (wherever it runs) has found the database older than the proxy's commit on chain, this
+/// silo's <see cref="LedgerIntegrity"/> is frozen too, so its escrow grains refuse to move money and its readiness
+/// fails. A frozen settlement state is logged by the grain itself.
 /// </summary>
-internal sealed partial class SettlementStarter(IGrainFactory grains, IHostApplicationLifetime lifetime, ILogger<SettlementStarter> logger) : IHostedService
+internal sealed partial class SettlementStarter(
+    IGrainFactory grains,
+    IHostApplicationLifetime lifetime,
+    LedgerIntegrity integrity,
+    SettlementOptions options,
+    ILogger<SettlementStarter> logger) : IHostedService, IDisposable
 {
+    private readonly Hosting.BackgroundLoop _loop = new();
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        lifetime.ApplicationStarted.Register(() => _ = ActivateAsync());
+        lifetime.ApplicationStarted.Register(() => _loop.Start(WatchAsync));
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => _loop.StopAsync(cancellationToken);
 
-    private async Task ActivateAsync()
+    public void Dispose() => _loop.Dispose();
+
+    private async Task WatchAsync(CancellationToken cancellationToken)
     {
-        try
+        var period = TimeSpan.FromTicks(Math.Clamp(options.PollInterval.Ticks, TimeSpan.FromSeconds(1).Ticks, TimeSpan.FromSeconds(5).Ticks));
+        var reported = false;
+        while (!cancellationToken.IsCancellationRequested && integrity.FrozenReason is null)
         {
-            await grains.GetGrain<ISettlementGrain>(ISettlementGrain.DefaultKey).GetStatusAsync();
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            LogNotStarted(e.GetType().Name, e.Message);
+            try
+            {
+                await grains.GetGrain<ISettlementGrain>(ISettlementGrain.DefaultKey).GetStatusAsync().WaitAsync(cancellationToken);
+            }
+            catch (CocoonApiException e) when (e.Code == LedgerIntegrity.ErrorCode)
+            {
+                integrity.Freeze(e.Message);
+                LogFrozen(e.Message);
+                return;
+            }
+            catch (Exception e) when (e is not OperationCanceledException && e is not OutOfMemoryException)
+            {
+                if (!reported)
+                {
+                    reported = true;
+                    LogNotStarted(e.GetType().Name, e.Message);
+                }
+            }
+
+            try
+            {
+                await Task.Delay(period, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "The settlement grain did not start ({Error}: {Message}); it starts on the next settlement call.")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "The settlement grain did not answer ({Error}: {Message}); it is asked again every few seconds.")]
     private partial void LogNotStarted(string error, string message);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Money movement on this silo is frozen: {Message}")]
+    private partial void LogFrozen(string message);
 }

@@ -87,6 +87,7 @@ public static class NodeObservability
         }
 
         builder.Services.AddSingleton<IReadinessCheck>(sp => new ChainReadinessCheck(sp.GetService<Cocoon.Grains.Ledger.ProxyChain>()));
+        builder.Services.AddSingleton<IReadinessCheck>(sp => new LedgerReadinessCheck(sp.GetService<Cocoon.Grains.Ledger.LedgerIntegrity>()));
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<IReadinessCheck>(sp => sp.GetService<NodeAttestation>() is { } attestation
             ? new AttestationReadinessCheck(attestation, sp.GetRequiredService<TimeProvider>())

@@ -210,3 +210,16 @@ internal sealed class ChainReadinessCheck(ProxyChain? chain) : IReadinessCheck
         }
     }
 }
+
+/// <summary>
+/// Ledger: the stored money state is trusted (not found older than the proxy's commit on chain). Not ready names the gap
+/// (local seq &lt; committed seq) until an operator restores the newest state.
+/// </summary>
+internal sealed class LedgerReadinessCheck(LedgerIntegrity? integrity) : IReadinessCheck
+{
+    public string Name => "ledger";
+
+    public Task<ReadinessResult> CheckAsync(CancellationToken cancellationToken) => Task.FromResult(integrity?.FrozenReason is { } reason
+        ? ReadinessResult.NotReady(reason)
+        : ReadinessResult.Ready(integrity is null ? "no money state on this silo" : "not found older than the proxy's commit on chain"));
+}
