@@ -172,6 +172,38 @@ public sealed class ConfigurationTests(PostgresFixture postgres)
         Assert.Equal(AttestationProviderKind.Simulated, NodeSettings.From(devnet).AttestationProvider);
     }
 
+    [Theory]
+    [InlineData("not-an-address")]
+    [InlineData("EQ0000")]
+    [InlineData("0:12")]
+    public void A_worker_owner_address_that_is_not_a_TON_address_is_refused_naming_the_setting(string owner)
+    {
+        var options = new CocoonOptions
+        {
+            Mode = NodeMode.Devnet,
+            Roles = "worker",
+            Storage = { ConnectionString = "Host=db" },
+            Worker = { OwnerAddress = owner, ModelsDirectory = Path.GetTempPath() },
+        };
+
+        var e = Assert.Throws<CocoonConfigurationException>(() => NodeSettings.From(options));
+
+        Assert.Equal("Cocoon:Worker:OwnerAddress", e.Setting);
+        Assert.Contains(owner, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_worker_owner_address_in_raw_form_is_kept_in_its_user_friendly_form()
+    {
+        var raw = "0:" + new string('7', 64);
+        var options = new CocoonOptions { Mode = NodeMode.Devnet, Roles = "worker", Storage = { ConnectionString = "Host=db" },
+            Worker = { OwnerAddress = raw, ModelsDirectory = Path.GetTempPath() } };
+
+        var settings = NodeSettings.From(options);
+
+        Assert.Equal(Cocoon.Ton.Addresses.TonAddress.Parse(raw).ToFriendlyString(), settings.Worker.OwnerAddress);
+    }
+
     [Fact]
     public void An_https_gateway_without_attestation_is_refused()
     {

@@ -4,7 +4,9 @@ using Cocoon.Abstractions;
 using Cocoon.Abstractions.Models;
 using Cocoon.Abstractions.Telemetry;
 using Cocoon.Abstractions.Operations;
+using Cocoon.Abstractions.Settlement;
 using Cocoon.Abstractions.Workers;
+using Microsoft.Extensions.Logging;
 
 namespace Cocoon.Grains.Workers;
 
@@ -23,14 +25,18 @@ public sealed class LeaseState
 /// <summary>
 /// A worker's registration and lease, and the operator's control of it; see <see cref="IWorkerLeaseGrain"/> and
 /// <see cref="IWorkerAdminGrain"/>. Routing learns of both through the model's deployment: an enabled worker's lease
-/// is attached there with its effective coefficient, a draining or disabled one is detached.
+/// is attached there with its effective coefficient, a draining or disabled one is detached. A registration that names
+/// an owner address links the worker to its worker contract (owner, proxy) in the settlement grain, so its earnings are
+/// paid on chain with no operator step.
 /// </summary>
 [ProxyRole]
-public sealed class WorkerLeaseGrain(
+public sealed partial class WorkerLeaseGrain(
     [PersistentState("lease", CocoonNames.StorageName)] IPersistentState<LeaseState> state,
-    [FromKeyedServices(CocoonGrainsExtensions.ClockKey)] TimeProvider time) : Grain, IWorkerLeaseGrain, IWorkerAdminGrain
+    [FromKeyedServices(CocoonGrainsExtensions.ClockKey)] TimeProvider time,
+    ILogger<WorkerLeaseGrain> logger) : Grain, IWorkerLeaseGrain, IWorkerAdminGrain
 {
     private bool _listed;
+    private string? _linkedOwner;
 
     /// <inheritdoc />
     public async Task<WorkerLease> RenewAsync(WorkerRegistration registration, TimeSpan leaseTime)
@@ -77,8 +83,39 @@ public sealed class WorkerLeaseGrain(
             _listed = true;
         }
 
+        if (registration.OwnerAddress.Length > 0 && registration.OwnerAddress != _linkedOwner)
+        {
+            await LinkOwnerAsync(lease.WorkerId, registration.OwnerAddress);
+        }
+
         return lease;
     }
+
+    /// <summary>
+    /// Links the worker to the worker contract of its owner (idempotent; once per activation and owner). A refusal
+    /// never costs the worker its lease: no chain means nothing to link, and a worker already paid to another owner
+    /// keeps that link until an operator changes it, which is logged.
+    /// </summary>
+    private async Task LinkOwnerAsync(string workerId, string owner)
+    {
+        try
+        {
+            await GrainFactory.GetGrain<ISettlementGrain>(ISettlementGrain.DefaultKey).RegisterWorkerAsync(workerId, owner);
+            _linkedOwner = owner;
+        }
+        catch (CocoonApiException e) when (e.Code == "chain_disabled")
+        {
+            _linkedOwner = owner;
+        }
+        catch (CocoonApiException e)
+        {
+            // Tried again at the next renewal (a frozen ledger may be restored; an owner conflict is the operator's).
+            LogOwnerNotLinked(workerId, owner, e.Code, e.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Worker '{WorkerId}' names owner {Owner} but is not linked to its worker contract ({Code}: {Message}).")]
+    private partial void LogOwnerNotLinked(string workerId, string owner, string code, string message);
 
     /// <inheritdoc />
     public Task<WorkerLease?> GetAsync() => Task.FromResult(state.State.Lease);

@@ -252,6 +252,17 @@ public sealed record NodeSettings
             {
                 throw new CocoonConfigurationException("Cocoon:Worker:ExecutionProvider", $"'{w.ExecutionProvider}': use Auto, Cpu or Cuda.");
             }
+
+            if (!string.IsNullOrWhiteSpace(w.OwnerAddress))
+            {
+                if (!Cocoon.Ton.Addresses.TonAddress.TryParse(w.OwnerAddress.Trim(), out var owner, out var error))
+                {
+                    throw new CocoonConfigurationException("Cocoon:Worker:OwnerAddress", $"'{w.OwnerAddress}' is not a TON address: {error}.");
+                }
+
+                // One spelling everywhere (the lease, the settlement link, the CLI): the user-friendly form.
+                w.OwnerAddress = owner.ToFriendlyString();
+            }
         }
 
         return new NodeSettings
