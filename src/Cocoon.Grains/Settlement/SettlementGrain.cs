@@ -210,6 +210,7 @@ public sealed partial class SettlementGrain(
     private string? _rolledBack;
     private bool _verified;
     private string? _lastError;
+    private string? _termsProblem;
     private int _failures;
     private DateTimeOffset _nextAttempt;
     private bool _reportedUnregistered;
@@ -586,6 +587,7 @@ public sealed partial class SettlementGrain(
         var items = new List<PendingItem>();
         var outstanding = false;
         var watermarksMoved = false;
+        _termsProblem = null;
         var proxyWallet = chain.Wallet.Address;
 
         foreach (var (accountId, link) in S.Clients.OrderBy(p => p.Key, StringComparer.Ordinal))
@@ -625,6 +627,11 @@ public sealed partial class SettlementGrain(
             }
 
             var contract = chain.ClientContractOf(TonAddress.Parse(link.Owner));
+            if (!TermsUnchanged("client", accountId, link.Contract, contract.Address))
+            {
+                continue;
+            }
+
             var payload = refund ? contract.GrantRefundPayload(NextQueryId(), (ulong)ledger.ChargedTokens) : contract.ChargePayload(NextQueryId(), (ulong)ledger.ChargedTokens);
             var signed = signer.Settlements.Sign(payload, proxyWallet);
             messages.Add(contract.Message(ClientContract.SignedBody(signed), ProxyChain.SignedMessageValue));
@@ -664,6 +671,11 @@ public sealed partial class SettlementGrain(
             // The worker contract pays out of its prefund: top it up by exactly the payout (plus what it keeps for
             // gas; deploying it with the first top-up), then send the signed payout, in one transfer, in order.
             var contract = chain.WorkerContractOf(TonAddress.Parse(group.First().Value.Owner));
+            if (!TermsUnchanged("worker", group.First().Key, group.Key, contract.Address))
+            {
+                continue;
+            }
+
             var prefund = amount + (long)WorkerContract.TopUpFee;
             messages.Add(confirmed == 0 ? contract.DeployMessage(prefund, NextQueryId()) : contract.TopUpMessage(prefund, NextQueryId()));
             var signed = signer.Settlements.Sign(contract.PayoutPayload(NextQueryId(), (ulong)total), proxyWallet);
@@ -716,6 +728,25 @@ public sealed partial class SettlementGrain(
 
     private ulong NextQueryId() => (ulong)S.NextQueryId++;
 
+    /// <summary>
+    /// A contract's address is its code and terms (price or worker fee, stake, close delay, keys): when the node's
+    /// pricing or chain settings changed since the contract was linked, a signed message would go to an address with
+    /// nothing there (or with other terms) and the token counts would be converted at the wrong price. Such a contract
+    /// is skipped, loudly, until the settings are restored; nothing else stops.
+    /// </summary>
+    private bool TermsUnchanged(string kind, string id, string linked, TonAddress now)
+    {
+        if (now.ToRawString() == linked)
+        {
+            return true;
+        }
+
+        _termsProblem = $"The {kind} contract of '{id}' ({TonAddress.Parse(linked).ToFriendlyString()}) was created with other terms than this node's " +
+                     $"Cocoon:Pricing / Cocoon:Chain settings, which give {now.ToFriendlyString()}; it is not settled until they are restored.";
+        LogTermsChanged(kind, id, linked, now.ToRawString());
+        return false;
+    }
+
     private byte[] LedgerHash(long seqno)
     {
         var w = new CanonicalWriter();
@@ -753,7 +784,7 @@ public sealed partial class SettlementGrain(
             PendingMessages = S.Pending?.Items.Count ?? 0,
             PendingSince = S.Pending?.SignedAt,
             CommittedSeqno = S.CommittedSeqno,
-            LastError = _lastError,
+            LastError = _lastError ?? _termsProblem,
             ConsecutiveFailures = _failures,
             ProxyPublicKey = Convert.ToHexStringLower(signer.PublicKey.Span),
             PricePerToken = prices.PricePerToken,
@@ -843,6 +874,9 @@ public sealed partial class SettlementGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The stored settlement state is at commit {Local} but the root {Root} holds only commit {Committed} for this proxy: another root or a reset chain? Commits go on from the stored state.")]
     private partial void LogChainBehind(long local, long committed, string root);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The {Kind} contract of '{Id}' is {Linked} but this node's pricing and chain settings give {Now}: it is skipped until they are restored.")]
+    private partial void LogTermsChanged(string kind, string id, string linked, string now);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Settlement is blocked: {Message}")]
     private partial void LogSettlementBlocked(string message);
