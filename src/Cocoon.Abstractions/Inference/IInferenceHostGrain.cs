@@ -43,6 +43,9 @@ public sealed record EmbeddingRequest
     /// only considers workers within it, and the reservation is made at the highest coefficient it may pay.
     /// </summary>
     [Id(3)] public long? MaxCoefficient { get; init; }
+
+    /// <summary>The coefficient the proxy charges this request at (set by the service grain; the worker signs it in its receipt). 0: the worker's own.</summary>
+    [Id(4)] public long Coefficient { get; init; }
 }
 
 /// <summary>Vectors and usage.</summary>
@@ -57,4 +60,7 @@ public sealed record EmbeddingResponse
 
     /// <summary>The worker that ran it.</summary>
     [Id(2)] public required string WorkerId { get; init; }
+
+    /// <summary>The worker's signed receipt (null from a worker that has no receipt key).</summary>
+    [Id(3)] public Receipts.InferenceReceipt? Receipt { get; init; }
 }

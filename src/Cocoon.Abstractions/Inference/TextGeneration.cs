@@ -46,6 +46,9 @@ public sealed record GenerationRequest
     /// <summary>The highest worker coefficient the caller accepts (1000 = 1.0x); null for any. See <see cref="EmbeddingRequest.MaxCoefficient"/>.</summary>
     [Id(11)] public long? MaxCoefficient { get; init; }
 
+    /// <summary>The coefficient the proxy charges this request at (set by the service grain; the worker signs it in its receipt). 0: the worker's own.</summary>
+    [Id(12)] public long Coefficient { get; init; }
+
     /// <summary>The request parameter that holds the prompt: <c>messages</c> for chat, <c>prompt</c> otherwise.</summary>
     public string PromptParam => Messages is null ? "prompt" : "messages";
 }
@@ -73,7 +76,11 @@ public sealed record TextGenerationChunk(
     [property: Id(1)] int PromptTokens,
     [property: Id(2)] int CompletionTokens,
     [property: Id(3)] int MaxTokens,
-    [property: Id(4)] string? FinishReason);
+    [property: Id(4)] string? FinishReason)
+{
+    /// <summary>On the last chunk: the worker's signed receipt over the whole text and the final usage.</summary>
+    [Id(5)] public Receipts.InferenceReceipt? Receipt { get; init; }
+}
 
 /// <summary>
 /// What the service grain streams to its caller (<see cref="IInferenceServiceGrain.ChatAsync"/>,
@@ -95,6 +102,9 @@ public sealed record PaidGenerationChunk
 
     /// <summary>Set on the final chunk only, after settlement: usage and cost.</summary>
     [Id(3)] public GenerationUsage? Usage { get; init; }
+
+    /// <summary>With <see cref="Usage"/>: the worker's signed receipt, when it gave one.</summary>
+    [Id(4)] public Receipts.InferenceReceipt? Receipt { get; init; }
 }
 
 /// <summary>The usage and cost of a settled generation request.</summary>

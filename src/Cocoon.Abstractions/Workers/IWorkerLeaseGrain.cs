@@ -18,7 +18,28 @@ public interface IWorkerLeaseGrain : IGrainWithStringKey
     /// <summary>Ends the lease now (the worker is shutting down).</summary>
     [Alias("Release")]
     Task ReleaseAsync();
+
+    /// <summary>
+    /// Publishes the worker's receipt key and current attestation document (its RA-TLS certificate, quote and claims),
+    /// so a client can check a receipt's key back to the quote; called at registration and whenever the certificate
+    /// rotates.
+    /// </summary>
+    [Alias("PublishAttestation")]
+    Task PublishAttestationAsync(WorkerAttestation attestation);
+
+    /// <summary>The worker's published receipt key and attestation, or null.</summary>
+    [Alias("GetAttestation")]
+    Task<WorkerAttestation?> GetAttestationAsync();
 }
+
+/// <summary>A worker's receipt key and the attestation that binds it (<c>GET /v1/attestation/workers/{id}</c>).</summary>
+/// <param name="ReceiptKey">The Ed25519 public key receipts are signed with (hex); also the <c>receipt-key</c> claim.</param>
+/// <param name="Document">
+/// The attestation document, the JSON <c>GET /v1/attestation</c> serves, of the worker's current RA-TLS certificate;
+/// empty when the worker runs without attestation (<c>Cocoon:Attestation:Provider=None</c>).
+/// </param>
+[GenerateSerializer, Immutable, Alias("cocoon.workers.WorkerAttestation")]
+public sealed record WorkerAttestation([property: Id(0)] string ReceiptKey, [property: Id(1)] string Document);
 
 /// <summary>What a worker says about itself when it registers.</summary>
 [GenerateSerializer, Immutable, Alias("cocoon.workers.WorkerRegistration")]

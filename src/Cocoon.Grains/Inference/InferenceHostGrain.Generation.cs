@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Cocoon.Abstractions;
 using Cocoon.Abstractions.Inference;
+using Cocoon.Abstractions.Receipts;
 using Cocoon.Abstractions.Telemetry;
 using Cocoon.Inference;
 using Cocoon.Inference.Generation;
@@ -60,6 +61,10 @@ public sealed partial class InferenceHostGrain
             PresencePenalty = request.PresencePenalty,
         };
 
+        // The receipt covers the prompt as run, the sampling parameters and, once finished, the whole text.
+        var requestHash = ReceiptHashes.GenerationRequest(request.Model, prompt, ParametersOf(options));
+        var text = new System.Text.StringBuilder();
+
         // Disposing this enumerator (the caller went away, or cancelled) disposes the engine's, which frees the slot.
         var stream = engine.GenerateAsync(prompt, options, cancellationToken).GetAsyncEnumerator(cancellationToken);
         await using (stream.ConfigureAwait(true))
@@ -81,7 +86,10 @@ public sealed partial class InferenceHostGrain
                     throw Refusal(e, param);
                 }
 
-                yield return new TextGenerationChunk(chunk.Text, chunk.PromptTokens, chunk.CompletionTokens, maxTokens, chunk.FinishReason);
+                text.Append(chunk.Text);
+                var receipt = chunk.FinishReason is null ? null
+                    : Receipt("generation", request.Coefficient, requestHash, ReceiptHashes.GenerationResponse(text.ToString()), chunk.PromptTokens, chunk.CompletionTokens);
+                yield return new TextGenerationChunk(chunk.Text, chunk.PromptTokens, chunk.CompletionTokens, maxTokens, chunk.FinishReason) { Receipt = receipt };
                 if (chunk.FinishReason is not null)
                 {
                     yield break;
@@ -89,6 +97,10 @@ public sealed partial class InferenceHostGrain
             }
         }
     }
+
+    /// <summary>The sampling parameters as the receipt's request hash covers them (invariant, round-trip numbers).</summary>
+    private static string ParametersOf(GenerationOptions o) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"max_tokens={o.MaxTokens};temperature={o.Temperature:R};top_p={o.TopP:R};top_k={o.TopK};seed={o.Seed};frequency_penalty={o.FrequencyPenalty:R};presence_penalty={o.PresencePenalty:R};stop={string.Join('\u0000', o.Stop)}");
 
     private CocoonApiException Refusal(InferenceException e, string param) => e.Code switch
     {

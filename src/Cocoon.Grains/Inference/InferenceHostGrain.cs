@@ -1,8 +1,11 @@
 using Cocoon.Abstractions;
 using Cocoon.Abstractions.Inference;
+using Cocoon.Abstractions.Pricing;
+using Cocoon.Abstractions.Receipts;
 using Cocoon.Abstractions.Telemetry;
 using Cocoon.Inference;
 using Cocoon.Inference.Embeddings;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Concurrency;
 
 namespace Cocoon.Grains.Inference;
@@ -12,8 +15,10 @@ namespace Cocoon.Grains.Inference;
 /// batches and bounds concurrency itself, so calls must not queue behind each other here.
 /// </summary>
 [WorkerSilo, Reentrant]
-public sealed partial class InferenceHostGrain(LocalWorkers workers, ILocalSiloDetails silo) : Grain, IInferenceHostGrain
+public sealed partial class InferenceHostGrain(LocalWorkers workers, ILocalSiloDetails silo, IServiceProvider services) : Grain, IInferenceHostGrain
 {
+    private readonly ReceiptSigner? _receipts = services.GetService<ReceiptSigner>();
+    private readonly PriceList? _prices = services.GetService<PriceList>();
     private LocalWorker _worker = null!;
 
     /// <inheritdoc />
@@ -46,7 +51,10 @@ public sealed partial class InferenceHostGrain(LocalWorkers workers, ILocalSiloD
         try
         {
             var result = await embeddings.EmbedAsync(request.Inputs, new EmbeddingOptions { Truncate = request.Truncate }, cancellationToken);
-            return new EmbeddingResponse { Vectors = result.Vectors, TokenCounts = result.TokenCounts, WorkerId = _worker.WorkerId };
+            var receipt = Receipt("embeddings", request.Coefficient,
+                ReceiptHashes.EmbeddingsRequest(request.Model, request.Inputs, request.Truncate), ReceiptHashes.EmbeddingsResponse(result.Vectors),
+                result.TokenCounts.Sum(n => (long)n), 0);
+            return new EmbeddingResponse { Vectors = result.Vectors, TokenCounts = result.TokenCounts, WorkerId = _worker.WorkerId, Receipt = receipt };
         }
         catch (InferenceException e)
         {
@@ -59,5 +67,37 @@ public sealed partial class InferenceHostGrain(LocalWorkers workers, ILocalSiloD
                 _ => new CocoonApiException(500, "inference_failed", $"Inference failed on worker {_worker.WorkerId} ({e.Code})."),
             };
         }
+    }
+
+    /// <summary>
+    /// The signed receipt of a request this worker ran: hashes, usage, and the price at the coefficient the proxy
+    /// charges (its request says; else this worker's own). Null on a silo without a receipt key.
+    /// </summary>
+    private InferenceReceipt? Receipt(string kind, long coefficient, string requestHash, string responseHash, long promptTokens, long completionTokens)
+    {
+        if (_receipts is null || _prices is null)
+        {
+            return null;
+        }
+
+        var charged = coefficient > 0 ? coefficient : _worker.Registration.Coefficient;
+        var cost = Pricing.Cost(new TokenUsage { PromptTokens = promptTokens, CompletionTokens = completionTokens }, charged, _prices);
+        return _receipts.Sign(new InferenceReceipt
+        {
+            WorkerId = _worker.WorkerId,
+            Model = _worker.Registration.Model,
+            ModelHash = _worker.Registration.ModelHash,
+            Kind = kind,
+            RequestHash = requestHash,
+            ResponseHash = responseHash,
+            PromptTokens = promptTokens,
+            CompletionTokens = completionTokens,
+            Coefficient = charged,
+            PricePerToken = _prices.PricePerToken,
+            AdjustedTokens = cost.AdjustedTokens,
+            CostNanoTon = cost.ClientNanoTon,
+            IssuedAt = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+            WorkerKey = _receipts.PublicKeyHex,
+        });
     }
 }

@@ -3,6 +3,7 @@ using Cocoon.Abstractions;
 using Cocoon.Abstractions.Accounts;
 using Cocoon.Abstractions.Escrow;
 using Cocoon.Abstractions.Inference;
+using Cocoon.Abstractions.Receipts;
 using Cocoon.Abstractions.Models;
 using Cocoon.Abstractions.Pricing;
 using Cocoon.Abstractions.Telemetry;
@@ -122,6 +123,7 @@ public sealed partial class InferenceServiceGrain
             }
 
             var first = true;
+            InferenceReceipt? receipt = null;
             while (true)
             {
                 yield return new PaidGenerationChunk { Text = chunk.Text, FinishReason = chunk.FinishReason, RequestId = first ? requestId : null };
@@ -132,6 +134,7 @@ public sealed partial class InferenceServiceGrain
                 delivered = chunk.CompletionTokens;
                 if (chunk.FinishReason is not null)
                 {
+                    receipt = chunk.Receipt;
                     break;
                 }
 
@@ -142,7 +145,7 @@ public sealed partial class InferenceServiceGrain
             load.Health.RecordSuccess(worker.WorkerId, System.Diagnostics.Stopwatch.GetElapsedTime(started), delivered);
             var usage = await SettleAsync(escrow, apiKey, requestId, worker, promptTokens, delivered, attempts);
             settled = true;
-            yield return new PaidGenerationChunk { Usage = usage };
+            yield return new PaidGenerationChunk { Usage = usage, Receipt = receipt };
         }
         finally
         {
@@ -188,7 +191,8 @@ public sealed partial class InferenceServiceGrain
         IAsyncEnumerator<TextGenerationChunk>? stream = null;
         try
         {
-            stream = GrainFactory.GetGrain<IInferenceHostGrain>(worker.WorkerId).GenerateAsync(request, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            stream = GrainFactory.GetGrain<IInferenceHostGrain>(worker.WorkerId)
+                .GenerateAsync(request with { Coefficient = worker.Registration.Coefficient }, cancellationToken).GetAsyncEnumerator(cancellationToken);
             if (!await stream.MoveNextAsync())
             {
                 throw new InvalidOperationException("The worker's stream ended before its first chunk.");

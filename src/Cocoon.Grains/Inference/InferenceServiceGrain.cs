@@ -233,7 +233,8 @@ public sealed partial class InferenceServiceGrain(
             try
             {
                 var started = System.Diagnostics.Stopwatch.GetTimestamp();
-                var result = await GrainFactory.GetGrain<IInferenceHostGrain>(worker.WorkerId).EmbedAsync(request, cancellationToken);
+                var result = await GrainFactory.GetGrain<IInferenceHostGrain>(worker.WorkerId)
+                    .EmbedAsync(request with { Coefficient = worker.Registration.Coefficient }, cancellationToken);
                 load.Health.RecordSuccess(worker.WorkerId, System.Diagnostics.Stopwatch.GetElapsedTime(started), result.TokenCounts.Sum(n => (long)n));
                 return result;
             }

@@ -20,6 +20,9 @@ public sealed class LeaseState
 
     /// <summary>The operator's coefficient, or null for the worker's own.</summary>
     [Id(2)] public long? CoefficientOverride { get; set; }
+
+    /// <summary>The worker's receipt key and attestation document, as it last published them.</summary>
+    [Id(3)] public WorkerAttestation? Attestation { get; set; }
 }
 
 /// <summary>
@@ -119,6 +122,25 @@ public sealed partial class WorkerLeaseGrain(
 
     /// <inheritdoc />
     public Task<WorkerLease?> GetAsync() => Task.FromResult(state.State.Lease);
+
+    /// <inheritdoc />
+    public async Task PublishAttestationAsync(WorkerAttestation attestation)
+    {
+        ArgumentNullException.ThrowIfNull(attestation);
+        if (attestation.ReceiptKey.Length != 64 || !attestation.ReceiptKey.All(char.IsAsciiHexDigit))
+        {
+            throw new CocoonApiException(400, "invalid_receipt_key", "A receipt key is 32 bytes of hex.");
+        }
+
+        if (state.State.Attestation != attestation)
+        {
+            state.State.Attestation = attestation;
+            await state.WriteStateAsync();
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<WorkerAttestation?> GetAttestationAsync() => Task.FromResult(state.State.Attestation);
 
     /// <inheritdoc />
     public async Task ReleaseAsync()

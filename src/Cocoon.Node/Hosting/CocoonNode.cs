@@ -69,11 +69,14 @@ public static class CocoonNode
         // A proxy silo attests its gateway; its first quote is taken now, so a node that cannot attest (ConfigFsTsm
         // without TDX) stops here with one message naming Cocoon:Attestation:Provider instead of serving unattested.
         // With silo TLS every silo (workers too) needs one: its RA-TLS certificate is its TLS identity towards peers.
+        // A worker attests too: its receipt key (signing every request's receipt) is in its claims.
         NodeAttestation? attestation = null;
         Security.CallerCredentials? callers = null;
-        if (settings.Roles.HasFlag(SiloRoles.Proxy) || settings.SiloTls)
+        var isWorker = settings.Roles.HasFlag(SiloRoles.Worker);
+        var receiptSigner = isWorker ? new Cocoon.Grains.Inference.ReceiptSigner() : null;
+        if (settings.Roles.HasFlag(SiloRoles.Proxy) || settings.SiloTls || isWorker)
         {
-            attestation = await NodeAttestation.CreateAsync(settings, cancellationToken).ConfigureAwait(false);
+            attestation = await NodeAttestation.CreateAsync(settings, receiptSigner?.PublicKeyHex, cancellationToken).ConfigureAwait(false);
             options.Progress?.Invoke(attestation is null
                 ? "attestation: none (Cocoon:Attestation:Provider=None): this gateway serves no quote and must not be trusted with prompts"
                 : $"attestation: {settings.AttestationProvider} quotes, RA-TLS certificate for silo {settings.SiloName}");
@@ -130,6 +133,10 @@ public static class CocoonNode
 
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(settings.Prices);
+        if (receiptSigner is not null)
+        {
+            builder.Services.AddSingleton(_ => receiptSigner);
+        }
         builder.Services.AddSingleton(new NodeProgress(options.Progress));
         if (attestation is not null)
         {

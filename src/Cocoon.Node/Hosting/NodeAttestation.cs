@@ -48,20 +48,36 @@ public sealed partial class NodeAttestation : IHostedService, IDisposable
     public string ImageHash { get; private set; } = "";
 
     /// <summary>The claims of this silo's RA-TLS certificates.</summary>
-    public static RaTlsClaims ClaimsFor(NodeSettings settings) => new(new Dictionary<string, string>
+    public static RaTlsClaims ClaimsFor(NodeSettings settings, string? receiptKey = null)
     {
-        ["cluster"] = settings.ClusterId,
-        ["mode"] = settings.Mode.ToString(),
-        ["role"] = settings.RoleNames,
-        ["service"] = settings.ServiceId,
-        ["silo"] = settings.SiloName,
-    });
+        var claims = new Dictionary<string, string>
+        {
+            ["cluster"] = settings.ClusterId,
+            ["mode"] = settings.Mode.ToString(),
+            ["role"] = settings.RoleNames,
+            ["service"] = settings.ServiceId,
+            ["silo"] = settings.SiloName,
+        };
+
+        // A worker's receipt key (Cocoon.Grains.Inference.ReceiptSigner): the quote's REPORTDATA covers the claims, so
+        // a receipt signed with it is bound to this attested image.
+        if (receiptKey is not null)
+        {
+            claims[Cocoon.Grains.Inference.ReceiptSigner.ClaimName] = receiptKey;
+        }
+
+        return new RaTlsClaims(claims);
+    }
 
     /// <summary>
     /// Creates the provider and the first certificate, or returns null for <see cref="AttestationProviderKind.None"/>.
     /// </summary>
     /// <exception cref="CocoonConfigurationException">The provider cannot produce a quote here (e.g. no TDX).</exception>
-    public static async Task<NodeAttestation?> CreateAsync(NodeSettings settings, CancellationToken cancellationToken = default)
+    public static async Task<NodeAttestation?> CreateAsync(NodeSettings settings, CancellationToken cancellationToken = default) =>
+        await CreateAsync(settings, null, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>As <see cref="CreateAsync(NodeSettings, CancellationToken)"/>, with a worker's receipt key in the claims.</summary>
+    public static async Task<NodeAttestation?> CreateAsync(NodeSettings settings, string? receiptKey, CancellationToken cancellationToken = default)
     {
         SimulatedAttestationAuthority? authority = null;
         IQuoteProvider provider;
@@ -78,7 +94,7 @@ public sealed partial class NodeAttestation : IHostedService, IDisposable
                 break;
         }
 
-        var rotator = new RaTlsCertificateRotator(new RaTlsCertificateFactory(provider), ClaimsFor(settings), TimeSpan.FromMinutes(15));
+        var rotator = new RaTlsCertificateRotator(new RaTlsCertificateFactory(provider), ClaimsFor(settings, receiptKey), TimeSpan.FromMinutes(15));
         var attestation = new NodeAttestation(provider, authority, rotator, settings);
         try
         {

@@ -24,9 +24,15 @@ public sealed partial class WorkerAgent(
     IGrainFactory grains,
     ILocalSiloDetails silo,
     NodeProgress progress,
+    IServiceProvider services,
     ILogger<WorkerAgent> logger) : IHostedService, IAsyncDisposable
 {
     private readonly List<(LocalWorker Worker, IAsyncDisposable Engine)> _running = [];
+    private readonly ReceiptSigner? _receipts = services.GetService(typeof(ReceiptSigner)) as ReceiptSigner;
+    private readonly NodeAttestation? _attestation = services.GetService(typeof(NodeAttestation)) as NodeAttestation;
+    private readonly Dictionary<string, WorkerAttestation> _published = new(StringComparer.Ordinal);
+    private WorkerAttestation? _current;
+    private string? _currentThumbprint;
     private CancellationTokenSource? _stop;
     private Task? _renewals;
 
@@ -60,6 +66,7 @@ public sealed partial class WorkerAgent(
             }
 
             await grains.GetGrain<IWorkerLeaseGrain>(worker.WorkerId).RenewAsync(registration, LeaseTime);
+            await PublishAttestationAsync(worker.WorkerId, force: true);
             progress.Report($"worker {worker.WorkerId} serves {model} on {provider}, capacity {registration.Capacity}");
             LogServing(worker.WorkerId, model, provider.Name, provider.Reason, registration.Capacity);
         }
@@ -185,6 +192,32 @@ public sealed partial class WorkerAgent(
         }
     }
 
+    /// <summary>
+    /// Publishes the receipt key and the current RA-TLS certificate's attestation document to the worker's lease grain
+    /// (at start, then whenever the certificate rotated), so receipts can be checked back to the quote.
+    /// </summary>
+    private async Task PublishAttestationAsync(string workerId, bool force)
+    {
+        if (_receipts is null)
+        {
+            return;
+        }
+
+        var certificate = _attestation?.Rotator.Current;
+        if (_current is null || certificate is not null && certificate.Thumbprint != _currentThumbprint)
+        {
+            var document = certificate is null ? "" : Cocoon.Gateway.AttestationDocument.Json(certificate, _attestation!.Source.Mode, _attestation.SimulatedRoot);
+            _current = new WorkerAttestation(_receipts.PublicKeyHex, document);
+            _currentThumbprint = certificate?.Thumbprint;
+        }
+
+        if (force || !_published.TryGetValue(workerId, out var published) || published != _current)
+        {
+            await grains.GetGrain<IWorkerLeaseGrain>(workerId).PublishAttestationAsync(_current);
+            _published[workerId] = _current;
+        }
+    }
+
     private async Task RenewLoopAsync(CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(LeaseTime / 3);
@@ -195,6 +228,7 @@ public sealed partial class WorkerAgent(
                 try
                 {
                     await grains.GetGrain<IWorkerLeaseGrain>(worker.WorkerId).RenewAsync(worker.Registration, LeaseTime);
+                    await PublishAttestationAsync(worker.WorkerId, force: false);
                 }
                 catch (Exception e) when (e is OrleansException or TimeoutException or Abstractions.CocoonApiException)
                 {
