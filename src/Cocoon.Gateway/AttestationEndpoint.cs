@@ -56,18 +56,82 @@ internal static class AttestationEndpoint
         }
 
         var certificate = await source.Rotator.GetCertificateAsync(context.RequestAborted);
-        var quote = ReadOctetString(certificate.Extensions[RaTlsOids.Quote]!.RawData);
-        var claimsBytes = ReadOctetString(certificate.Extensions[RaTlsOids.Claims]!.RawData);
-        var claims = RaTlsClaims.Parse(claimsBytes);
-        var imageHash = TdxQuote.TryParse(quote, out var parsed, out _) ? Convert.ToHexStringLower(ImageHash.Compute(parsed!.Body)) : null;
+        context.Response.ContentType = "application/json";
+        context.Response.Headers.CacheControl = "no-store";
+        await using var writer = new Utf8JsonWriter(context.Response.Body, JsonWriting.Options);
+        AttestationDocument.Write(writer, certificate, source.Mode, source.SimulatedRoot);
+        await writer.FlushAsync(context.RequestAborted);
+    }
+
+    /// <summary>
+    /// <c>GET /v1/attestation/workers/{workerId}</c>: the receipt key and attestation document a worker published (its
+    /// RA-TLS certificate carries the key in its claims), so a client can check a receipt back to the worker's quote.
+    /// </summary>
+    public static async Task HandleWorkerAsync(HttpContext context, IGrainFactory grains, string workerId)
+    {
+        if (workerId.Length is 0 or > 256)
+        {
+            await OpenAiErrors.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid_worker", "A worker id is 1 to 256 characters.", param: "worker");
+            return;
+        }
+
+        var published = await grains.GetGrain<Cocoon.Abstractions.Workers.IWorkerLeaseGrain>(workerId).GetAttestationAsync();
+        if (published is null)
+        {
+            await OpenAiErrors.WriteAsync(context, StatusCodes.Status404NotFound, "worker_not_found", $"No worker '{workerId}' has published a receipt key.", param: "worker");
+            return;
+        }
 
         context.Response.ContentType = "application/json";
         context.Response.Headers.CacheControl = "no-store";
         await using var writer = new Utf8JsonWriter(context.Response.Body, JsonWriting.Options);
         writer.WriteStartObject();
+        writer.WriteString("object", "cocoon.worker_attestation");
+        writer.WriteString("worker_id", workerId);
+        writer.WriteString("receipt_key", published.ReceiptKey);
+        if (published.Document.Length > 0)
+        {
+            writer.WritePropertyName("attestation");
+            writer.WriteRawValue(published.Document, skipInputValidation: false);
+        }
+        else
+        {
+            writer.WriteNull("attestation");
+        }
+
+        writer.WriteEndObject();
+        await writer.FlushAsync(context.RequestAborted);
+    }
+}
+
+/// <summary>The attestation document <c>GET /v1/attestation</c> serves, for any RA-TLS certificate.</summary>
+public static class AttestationDocument
+{
+    /// <summary>The document of <paramref name="certificate"/> as JSON text.</summary>
+    public static string Json(X509Certificate2 certificate, string mode, X509Certificate2? simulatedRoot)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, JsonWriting.Options))
+        {
+            Write(writer, certificate, mode, simulatedRoot);
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>Writes the document: mode, simulated, image hash, quote, claims, certificate PEM, expiry, simulated root.</summary>
+    public static void Write(Utf8JsonWriter writer, X509Certificate2 certificate, string mode, X509Certificate2? simulatedRoot)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(certificate);
+        var quote = ReadOctetString(certificate.Extensions[RaTlsOids.Quote]!.RawData);
+        var claimsBytes = ReadOctetString(certificate.Extensions[RaTlsOids.Claims]!.RawData);
+        var claims = RaTlsClaims.Parse(claimsBytes);
+        var imageHash = TdxQuote.TryParse(quote, out var parsed, out _) ? Convert.ToHexStringLower(ImageHash.Compute(parsed!.Body)) : null;
+        writer.WriteStartObject();
         writer.WriteString("object", "cocoon.attestation");
-        writer.WriteString("mode", source.Mode);
-        writer.WriteBoolean("simulated", source.IsSimulated);
+        writer.WriteString("mode", mode);
+        writer.WriteBoolean("simulated", simulatedRoot is not null);
         writer.WriteString("image_hash", imageHash);
         writer.WriteString("quote", Convert.ToBase64String(quote));
         writer.WriteStartObject("claims");
@@ -80,13 +144,12 @@ internal static class AttestationEndpoint
         writer.WriteString("claims_base64", Convert.ToBase64String(claimsBytes));
         writer.WriteString("certificate", certificate.ExportCertificatePem());
         writer.WriteString("not_after", new DateTimeOffset(certificate.NotAfter.ToUniversalTime()).ToString("O", System.Globalization.CultureInfo.InvariantCulture));
-        if (source.SimulatedRoot is { } root)
+        if (simulatedRoot is { } root)
         {
             writer.WriteString("simulated_root", root.ExportCertificatePem());
         }
 
         writer.WriteEndObject();
-        await writer.FlushAsync(context.RequestAborted);
     }
 
     private static byte[] ReadOctetString(byte[] der)

@@ -136,6 +136,7 @@ internal static class EmbeddingsEndpoint
     public static async Task WriteAsync(HttpContext context, Parsed request, PaidEmbeddingResponse response)
     {
         context.Response.StatusCode = StatusCodes.Status200OK;
+        Receipts.AddHeader(context, response.Result.Receipt);
         context.Response.ContentType = "application/json";
         await using var writer = new Utf8JsonWriter(context.Response.Body, JsonWriting.Options);
         writer.WriteStartObject();
@@ -183,6 +184,7 @@ internal static class EmbeddingsEndpoint
         writer.WriteNumber("available_nanoton", response.AvailableNanoTon);
         writer.WriteNumber("attempts", response.Attempts);
         writer.WriteEndObject();
+        Receipts.WriteField(writer, response.Result.Receipt);
         writer.WriteEndObject();
         await writer.FlushAsync(context.RequestAborted);
     }

@@ -107,6 +107,8 @@ public static class GatewayEndpoints
         endpoints.MapPost("/v1/completions", context => Guarded(context, (grains, apiKey) => CompletionsEndpoint.HandleAsync(context, grains, apiKey)));
 
         endpoints.MapGet("/v1/attestation", AttestationEndpoint.HandleAsync);
+        endpoints.MapGet("/v1/attestation/workers/{workerId}", context => Guarded(context,
+            (grains, _) => AttestationEndpoint.HandleWorkerAsync(context, grains, context.Request.RouteValues["workerId"] as string ?? ""), authenticated: false));
 
         endpoints.MapFallback(context => OpenAiErrors.WriteAsync(context, StatusCodes.Status404NotFound, "not_found",
             $"Unknown endpoint: {context.Request.Method} {context.Request.Path}."));
@@ -126,13 +128,13 @@ public static class GatewayEndpoints
         }
     }
 
-    private static async Task Guarded(HttpContext context, Func<IGrainFactory, string, Task> handler)
+    private static async Task Guarded(HttpContext context, Func<IGrainFactory, string, Task> handler, bool authenticated = true)
     {
         var grains = context.RequestServices.GetService(typeof(IGrainFactory)) as IGrainFactory
             ?? throw new InvalidOperationException("The gateway needs the silo's IGrainFactory.");
         try
         {
-            await handler(grains, Authentication.BearerKey(context));
+            await handler(grains, authenticated ? Authentication.BearerKey(context) : "");
         }
         catch (CocoonApiException e)
         {

@@ -60,12 +60,14 @@ internal static class GenerationEndpoint
         string? finishReason = null;
         string? requestId = null;
         GenerationUsage? usage = null;
+        Cocoon.Abstractions.Receipts.InferenceReceipt? receipt = null;
         await foreach (var chunk in stream.WithCancellation(context.RequestAborted))
         {
             requestId ??= chunk.RequestId;
             text.Append(chunk.Text);
             finishReason ??= chunk.FinishReason;
             usage ??= chunk.Usage;
+            receipt ??= chunk.Receipt;
         }
 
         if (usage is null || finishReason is null)
@@ -75,6 +77,7 @@ internal static class GenerationEndpoint
 
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
+        Receipts.AddHeader(context, receipt);
         await using var writer = new Utf8JsonWriter(context.Response.Body, JsonWriting.Options);
         writer.WriteStartObject();
         WriteHeader(writer, flavor, flavor.Object, requestId ?? usage.RequestId, created, parsed.Request.Model);
@@ -99,6 +102,7 @@ internal static class GenerationEndpoint
         writer.WriteEndObject();
         writer.WriteEndArray();
         WriteUsage(writer, usage);
+        Receipts.WriteField(writer, receipt);
         writer.WriteEndObject();
         await writer.FlushAsync(context.RequestAborted);
     }
@@ -115,7 +119,8 @@ internal static class GenerationEndpoint
             {
                 if (chunk.Usage is { } usage)
                 {
-                    if (parsed.IncludeUsage)
+                    // The last chunk: usage when asked for, and the worker's receipt (over the whole text) either way.
+                    if (parsed.IncludeUsage || chunk.Receipt is not null)
                     {
                         await sse.WriteAsync(w =>
                         {
@@ -123,7 +128,12 @@ internal static class GenerationEndpoint
                             WriteHeader(w, flavor, flavor.ChunkObject, id ?? usage.RequestId, created, model);
                             w.WriteStartArray("choices");
                             w.WriteEndArray();
-                            WriteUsage(w, usage);
+                            if (parsed.IncludeUsage)
+                            {
+                                WriteUsage(w, usage);
+                            }
+
+                            Receipts.WriteField(w, chunk.Receipt);
                             w.WriteEndObject();
                         }, aborted);
                     }
