@@ -5,6 +5,7 @@ var root = new RootCommand("cocoon: operate a Cocoon confidential inference netw
 {
     DevnetCommand.Create(),
     AttestCommands.Create(),
+    ReceiptsCommands.Create(),
     TonCommands.Create(),
     StatusCommand.Create(),
     WithSubcommand(WorkersCommands.Create(), WorkerEarningsCommand.Create()),
