@@ -206,12 +206,24 @@ public static class ReceiptVerifier
     /// <exception cref="FormatException">Not an embeddings list, chat completion or completion.</exception>
     public static string ResponseHashOf(JsonElement response)
     {
-        if (response.ValueKind != JsonValueKind.Object || !response.TryGetProperty("object", out var kind))
+        if (response.ValueKind != JsonValueKind.Object || !response.TryGetProperty("object", out var kind) || kind.ValueKind != JsonValueKind.String)
         {
             throw new FormatException("Not an OpenAI response object (no 'object').");
         }
 
-        switch (kind.GetString())
+        try
+        {
+            return HashOf(response, kind.GetString()!);
+        }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException or ArgumentException)
+        {
+            throw new FormatException($"A malformed '{kind.GetString()}' response: {e.Message}", e);
+        }
+    }
+
+    private static string HashOf(JsonElement response, string kind)
+    {
+        switch (kind)
         {
             case "list":
                 var vectors = new List<float[]>();
@@ -227,13 +239,18 @@ public static class ReceiptVerifier
             case "text_completion":
                 return ReceiptHashes.GenerationResponse(response.GetProperty("choices")[0].GetProperty("text").GetString() ?? "");
             default:
-                throw new FormatException($"'{kind.GetString()}' responses carry no receipt.");
+                throw new FormatException($"'{kind}' responses carry no receipt.");
         }
     }
 
     private static float[] FromBase64(string base64)
     {
         var bytes = Convert.FromBase64String(base64);
+        if (bytes.Length % 4 != 0)
+        {
+            throw new FormatException("A base64 embedding is float32 values: a multiple of 4 bytes.");
+        }
+
         var values = new float[bytes.Length / 4];
         for (var i = 0; i < values.Length; i++)
         {

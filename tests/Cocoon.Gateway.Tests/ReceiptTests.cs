@@ -131,7 +131,7 @@ public sealed class ReceiptTests(ReceiptDevnet devnet, GatewayCluster cluster) :
     }
 
     [Fact]
-    public async Task A_streamed_chat_carries_the_receipt_in_its_last_chunk_over_the_whole_text()
+    public async Task A_streamed_chat_carries_the_receipt_in_its_finishing_chunk_over_the_whole_text()
     {
         var apiKey = await devnet.FundedKeyAsync();
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
@@ -157,8 +157,9 @@ public sealed class ReceiptTests(ReceiptDevnet devnet, GatewayCluster cluster) :
             }
         }
 
+        // The finishing chunk (the last one without include_usage) carries it, over the whole text.
         var last = events[^1];
-        Assert.Empty(last.GetProperty("choices").EnumerateArray());
+        Assert.NotEqual(JsonValueKind.Null, last.GetProperty("choices")[0].GetProperty("finish_reason").ValueKind);
         var receipt = InferenceReceipt.FromJson(last.GetProperty("cocoon_receipt"));
         Assert.Single(events, e => e.TryGetProperty("cocoon_receipt", out _));
         var result = await ReceiptVerifier.VerifyAsync(devnet.Gateway, receipt, Devnet, ReceiptHashes.GenerationResponse(text.ToString()), cancellationToken: Ct);
@@ -232,4 +233,16 @@ public sealed class ReceiptTests(ReceiptDevnet devnet, GatewayCluster cluster) :
     [InlineData("{\"version\":2}")]
     public void Malformed_receipts_are_refused_with_a_format_error(string text) =>
         Assert.Throws<FormatException>(() => InferenceReceipt.Parse(text));
+
+    [Theory]
+    [InlineData("{}")]
+    [InlineData("{\"object\":\"list\"}")]
+    [InlineData("{\"object\":\"list\",\"data\":[{\"embedding\":\"AAA=\"}]}")]
+    [InlineData("{\"object\":\"chat.completion\",\"choices\":[]}")]
+    [InlineData("{\"object\":\"model\"}")]
+    public void A_response_that_is_not_a_complete_answer_is_a_format_error(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        Assert.Throws<FormatException>(() => ReceiptVerifier.ResponseHashOf(document.RootElement));
+    }
 }
