@@ -119,8 +119,7 @@ internal static class GenerationEndpoint
             {
                 if (chunk.Usage is { } usage)
                 {
-                    // The last chunk: usage when asked for, and the worker's receipt (over the whole text) either way.
-                    if (parsed.IncludeUsage || chunk.Receipt is not null)
+                    if (parsed.IncludeUsage)
                     {
                         await sse.WriteAsync(w =>
                         {
@@ -128,12 +127,7 @@ internal static class GenerationEndpoint
                             WriteHeader(w, flavor, flavor.ChunkObject, id ?? usage.RequestId, created, model);
                             w.WriteStartArray("choices");
                             w.WriteEndArray();
-                            if (parsed.IncludeUsage)
-                            {
-                                WriteUsage(w, usage);
-                            }
-
-                            Receipts.WriteField(w, chunk.Receipt);
+                            WriteUsage(w, usage);
                             w.WriteEndObject();
                         }, aborted);
                     }
@@ -158,7 +152,8 @@ internal static class GenerationEndpoint
 
                 if (chunk.FinishReason is { } finish)
                 {
-                    await sse.WriteAsync(w => WriteChunk(w, flavor, id, created, model, parsed.IncludeUsage, role: false, null, finish), aborted);
+                    // The finishing chunk carries the worker's receipt over the whole text.
+                    await sse.WriteAsync(w => WriteChunk(w, flavor, id, created, model, parsed.IncludeUsage, role: false, null, finish, chunk.Receipt), aborted);
                 }
             }
 
@@ -175,7 +170,8 @@ internal static class GenerationEndpoint
         }
     }
 
-    private static void WriteChunk(Utf8JsonWriter writer, GenerationFlavor flavor, string id, long created, string model, bool includeUsage, bool role, string? text, string? finishReason)
+    private static void WriteChunk(Utf8JsonWriter writer, GenerationFlavor flavor, string id, long created, string model, bool includeUsage, bool role, string? text, string? finishReason,
+        Cocoon.Abstractions.Receipts.InferenceReceipt? receipt = null)
     {
         writer.WriteStartObject();
         WriteHeader(writer, flavor, flavor.ChunkObject, id, created, model);
@@ -220,6 +216,7 @@ internal static class GenerationEndpoint
             writer.WriteNull("usage");
         }
 
+        Receipts.WriteField(writer, receipt);
         writer.WriteEndObject();
     }
 

@@ -231,8 +231,14 @@ public sealed class ReceiptTests(ReceiptDevnet devnet, GatewayCluster cluster) :
     [InlineData("not base64 at all!")]
     [InlineData("e30")] // {}
     [InlineData("{\"version\":2}")]
-    public void Malformed_receipts_are_refused_with_a_format_error(string text) =>
+    [InlineData("{\"version\":4294967297}")] // 1 in 32 bits: not version 1
+    public void Malformed_receipts_are_refused_with_a_format_error(string text)
+    {
         Assert.Throws<FormatException>(() => InferenceReceipt.Parse(text));
+        Assert.False(InferenceReceipt.TryParse(text, out var receipt, out var error));
+        Assert.Null(receipt);
+        Assert.False(string.IsNullOrEmpty(error));
+    }
 
     [Theory]
     [InlineData("{}")]

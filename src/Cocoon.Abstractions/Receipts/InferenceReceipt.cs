@@ -177,6 +177,29 @@ public sealed record InferenceReceipt
         }
     }
 
+    /// <summary>As <see cref="Parse"/>, without throwing: false and the reason when <paramref name="text"/> is not a receipt.</summary>
+    public static bool TryParse(string? text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out InferenceReceipt? receipt, out string? error)
+    {
+        receipt = null;
+        error = null;
+        if (text is null)
+        {
+            error = "No receipt.";
+            return false;
+        }
+
+        try
+        {
+            receipt = Parse(text);
+            return true;
+        }
+        catch (FormatException e)
+        {
+            error = e.Message;
+            return false;
+        }
+    }
+
     /// <summary>Reads the JSON object <see cref="ToJson"/> writes.</summary>
     /// <exception cref="FormatException">A field is missing, of the wrong type, or malformed.</exception>
     public static InferenceReceipt FromJson(JsonElement e)
@@ -186,9 +209,15 @@ public sealed record InferenceReceipt
             throw new FormatException("A receipt is a JSON object.");
         }
 
+        var version = Number(e, "version");
+        if (version != 1)
+        {
+            throw new FormatException($"Receipt version {version} is not supported (1 is).");
+        }
+
         var receipt = new InferenceReceipt
         {
-            Version = (int)Number(e, "version"),
+            Version = 1,
             WorkerId = Text(e, "worker_id"),
             Model = Text(e, "model"),
             ModelHash = Text(e, "model_hash"),
@@ -205,11 +234,6 @@ public sealed record InferenceReceipt
             WorkerKey = Text(e, "worker_key"),
             Signature = Text(e, "signature"),
         };
-        if (receipt.Version != 1)
-        {
-            throw new FormatException($"Receipt version {receipt.Version} is not supported (1 is).");
-        }
-
         if (receipt.Signature.Length != 128 || !IsHex(receipt.Signature))
         {
             throw new FormatException("signature: 64 bytes of hex expected.");

@@ -126,7 +126,7 @@ public sealed partial class InferenceServiceGrain
             InferenceReceipt? receipt = null;
             while (true)
             {
-                yield return new PaidGenerationChunk { Text = chunk.Text, FinishReason = chunk.FinishReason, RequestId = first ? requestId : null };
+                yield return new PaidGenerationChunk { Text = chunk.Text, FinishReason = chunk.FinishReason, RequestId = first ? requestId : null, Receipt = chunk.Receipt };
 
                 // The caller asked for more, so it has the chunk: from here on it pays for it.
                 first = false;
