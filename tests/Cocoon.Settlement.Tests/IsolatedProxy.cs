@@ -57,6 +57,7 @@ public sealed class IsolatedProxy : IAsyncDisposable
             ["Cocoon:Chain:ChargeThresholdNanoTon"] = "1",
             ["Cocoon:Chain:PayoutThresholdNanoTon"] = "1",
             ["Cocoon:Chain:PollIntervalSeconds"] = "0.5",
+            ["Cocoon:Pricing:FromRoot"] = "false",
             ["Cocoon:Pricing:PricePerToken"] = SettlementCluster.PricePerToken.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Cocoon:Pricing:WorkerFeePerToken"] = SettlementCluster.WorkerFeePerToken.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };

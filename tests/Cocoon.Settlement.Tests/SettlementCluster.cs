@@ -81,6 +81,9 @@ public sealed class SettlementCluster : IAsyncLifetime
                 ["Cocoon:Worker:ModelsDirectory"] = _models,
                 ["Cocoon:Worker:ExecutionProvider"] = "Cpu",
                 ["Cocoon:Worker:AutoDeploy"] = "true",
+                // These tests' arithmetic uses 20 and 19 (COCOON's test parameters); the localnet root holds its fake-TON
+                // 2 and 1, so the node keeps its configured prices (RootPricingTests covers prices from the root).
+                ["Cocoon:Pricing:FromRoot"] = "false",
                 ["Cocoon:Pricing:PricePerToken"] = PricePerToken.ToString(CultureInfo.InvariantCulture),
                 ["Cocoon:Pricing:WorkerFeePerToken"] = WorkerFeePerToken.ToString(CultureInfo.InvariantCulture),
                 ["Cocoon:Chain:Endpoint"] = Chain.Endpoint.ToString(),

@@ -108,15 +108,7 @@ public sealed partial class RegistryGrain(
         _params = new RegistryParams
         {
             ParamsVersion = p.ParamsVersion,
-            Prices = new PriceList
-            {
-                PricePerToken = (long)p.PricePerToken,
-                WorkerFeePerToken = (long)p.WorkerFeePerToken,
-                PromptMultiplier = p.PromptTokensPriceMultiplier,
-                CachedMultiplier = p.CachedTokensPriceMultiplier,
-                CompletionMultiplier = p.CompletionTokensPriceMultiplier,
-                ReasoningMultiplier = p.ReasoningTokensPriceMultiplier,
-            },
+            Prices = PricesOf(p),
             ProxyDelayBeforeClose = p.ProxyDelayBeforeClose,
             ClientDelayBeforeClose = p.ClientDelayBeforeClose,
             MinProxyStake = (long)p.MinProxyStake,
@@ -124,6 +116,21 @@ public sealed partial class RegistryGrain(
             ReadAt = time.GetUtcNow(),
         };
         return _params;
+    }
+
+    /// <summary>The price list the root contract's parameters give (DESIGN section 5).</summary>
+    public static PriceList PricesOf(RootParams p)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        return new PriceList
+        {
+            PricePerToken = checked((long)p.PricePerToken),
+            WorkerFeePerToken = checked((long)p.WorkerFeePerToken),
+            PromptMultiplier = p.PromptTokensPriceMultiplier,
+            CachedMultiplier = p.CachedTokensPriceMultiplier,
+            CompletionMultiplier = p.CompletionTokensPriceMultiplier,
+            ReasoningMultiplier = p.ReasoningTokensPriceMultiplier,
+        };
     }
 
     private ToncenterClient Client() => _client ?? throw new CocoonApiException(503, "chain_disabled",

@@ -167,6 +167,13 @@ public sealed class AttestationOptions
 /// <summary>Price parameters in nanoTON per adjusted token and multipliers (10000 = 1.0x).</summary>
 public sealed class PricingOptions
 {
+    /// <summary>
+    /// Take prices and multipliers from the root contract (the registry, DESIGN section 5) when the node has a chain
+    /// and a root: null means yes in Production, no in Devnet (whose configured prices stay in force). The values
+    /// below are then only the fallback when the root cannot be read at start.
+    /// </summary>
+    public bool? FromRoot { get; set; }
+
     /// <summary>What a client pays per adjusted token. COCOON's test parameters use 20.</summary>
     public long PricePerToken { get; set; } = 20;
 

@@ -22,6 +22,9 @@ public sealed record NodeSettings
     public required bool MigrateOnStart { get; init; }
     public required Uri? GatewayUrl { get; init; }
     public required Abstractions.Pricing.PriceList Prices { get; init; }
+
+    /// <summary>Whether <see cref="Prices"/> are replaced by the root contract's at start (<c>Cocoon:Pricing:FromRoot</c>).</summary>
+    public bool PricesFromRoot { get; init; }
     public required WorkerOptions Worker { get; init; }
     public required DevnetOptions Devnet { get; init; }
 
@@ -289,6 +292,7 @@ public sealed record NodeSettings
                 CompletionMultiplier = p.CompletionMultiplier,
                 ReasoningMultiplier = p.ReasoningMultiplier,
             },
+            PricesFromRoot = p.FromRoot ?? options.Mode == NodeMode.Production,
             Worker = w,
             Devnet = options.Devnet,
             AttestationProvider = attestation,

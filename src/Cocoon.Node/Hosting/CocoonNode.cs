@@ -65,6 +65,7 @@ public static class CocoonNode
         }
 
         await Preflight.CheckAsync(settings, options.Progress, cancellationToken).ConfigureAwait(false);
+        settings = await Chain.RootPricing.ApplyAsync(settings, options.Progress, cancellationToken).ConfigureAwait(false);
 
         // A proxy silo attests its gateway; its first quote is taken now, so a node that cannot attest (ConfigFsTsm
         // without TDX) stops here with one message naming Cocoon:Attestation:Provider instead of serving unattested.
