@@ -5,6 +5,8 @@ using Cocoon.Abstractions.Inference;
 using Cocoon.Abstractions.Models;
 using Cocoon.Abstractions.Operations;
 using Cocoon.Abstractions.Workers;
+using Cocoon.Abstractions.Cluster;
+using Orleans.Core.Internal;
 
 namespace Cocoon.Security.Tests;
 
@@ -189,5 +191,31 @@ public sealed class GrainAccessTests(SecurityCluster cluster)
         Assert.Equal(SecurityCluster.Model, deployment!.Name);
         Assert.Equal(await cluster.LedgerAsync(account), ledger);
         AssertForbidden(appLedger, "IEscrowAccountGrain.GetLedgerAsync");
+    }
+
+    [Fact]
+    public async Task A_client_cannot_reach_the_management_grain_or_grain_management_but_still_works()
+    {
+        await using var app = await cluster.ConnectAsync();
+        await using var operatorClient = await cluster.ConnectAsync(cluster.OperatorToken);
+
+        // The management grain acts on the whole cluster (hosts, forced GC, activation counts): operators only.
+        var hosts = await Assert.ThrowsAsync<CocoonApiException>(() => app.Grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true, cancellationToken: Token));
+        var gc = await Assert.ThrowsAsync<CocoonApiException>(() => app.Grains.GetGrain<IManagementGrain>(0).ForceGarbageCollection(null!, cancellationToken: Token));
+        // The grain management extension deactivates or moves any activation (here the public identity probe): silos only.
+        var info = app.Grains.GetGrain<INodeInfoGrain>("sec-mgmt");
+        var before = await info.GetInfoAsync();
+        var deactivate = await Assert.ThrowsAsync<CocoonApiException>(() =>
+            info.AsReference<IGrainManagementExtension>().DeactivateOnIdle(Token).AsTask());
+        var operatorDeactivate = await Assert.ThrowsAsync<CocoonApiException>(() =>
+            operatorClient.Grains.GetGrain<INodeInfoGrain>("sec-mgmt").AsReference<IGrainManagementExtension>().MigrateOnIdle(Token).AsTask());
+
+        AssertForbidden(hosts, "IManagementGrain.GetHosts");
+        AssertForbidden(gc, "IManagementGrain.ForceGarbageCollection");
+        AssertForbidden(deactivate, "IGrainManagementExtension.DeactivateOnIdle");
+        AssertForbidden(operatorDeactivate, "IGrainManagementExtension.MigrateOnIdle");
+        // The refused client still works (type manifest, public calls), and the operator may read the hosts.
+        Assert.Equal(before.SiloAddress, (await info.GetInfoAsync()).SiloAddress);
+        Assert.Equal(2, (await operatorClient.Grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true, cancellationToken: Token)).Count);
     }
 }
