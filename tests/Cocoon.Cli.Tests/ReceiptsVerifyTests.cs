@@ -8,15 +8,25 @@ using Cocoon.Testing;
 
 namespace Cocoon.Cli.Tests;
 
-/// <summary><c>cocoon receipts verify</c> on receipts from a live devnet silo (proxy and worker, simulated quotes) in this process.</summary>
-public sealed class ReceiptsVerifyTests : IAsyncLifetime
+/// <summary>A live devnet silo (proxy and worker, simulated quotes) in this process, and one embeddings answer saved to files.</summary>
+public sealed class ReceiptsCliDevnet : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("cocoon-cli-receipts-").FullName;
     private CocoonTestNode? _node;
     private string _receiptFile = "";
     private string _responseFile = "";
 
-    private Uri Gateway => _node!.GatewayUrl!;
+    /// <summary>The folder the files are in.</summary>
+    public string Dir => _dir;
+
+    /// <summary>The saved <c>Cocoon-Receipt</c> header.</summary>
+    public string ReceiptFile => _receiptFile;
+
+    /// <summary>The saved response body.</summary>
+    public string ResponseFile => _responseFile;
+
+    /// <summary>The silo's gateway.</summary>
+    public Uri Gateway => _node!.GatewayUrl!;
 
     public async ValueTask InitializeAsync()
     {
@@ -56,6 +66,12 @@ public sealed class ReceiptsVerifyTests : IAsyncLifetime
 
         Directory.Delete(_dir, recursive: true);
     }
+}
+
+/// <summary><c>cocoon receipts verify</c> on receipts from <see cref="ReceiptsCliDevnet"/>.</summary>
+public sealed class ReceiptsVerifyTests(ReceiptsCliDevnet devnet) : IClassFixture<ReceiptsCliDevnet>
+{
+    private Uri Gateway => devnet.Gateway;
 
     private static async Task<(int Exit, NodeProcess Process)> RunAsync(params string[] arguments)
     {
@@ -66,7 +82,7 @@ public sealed class ReceiptsVerifyTests : IAsyncLifetime
     [Fact]
     public async Task A_receipt_and_its_response_verify_with_exit_0()
     {
-        var (exit, process) = await RunAsync(_receiptFile, "--gateway", Gateway.ToString(), "--response", _responseFile, "--devnet", "--json");
+        var (exit, process) = await RunAsync(devnet.ReceiptFile, "--gateway", Gateway.ToString(), "--response", devnet.ResponseFile, "--devnet", "--json");
         await using var _ = process;
 
         Assert.True(exit == 0, process.StandardOutput + process.StandardError);
@@ -76,7 +92,7 @@ public sealed class ReceiptsVerifyTests : IAsyncLifetime
         Assert.True(json.RootElement.GetProperty("simulated").GetBoolean());
 
         // The whole response body works as the receipt file too (its cocoon_receipt field).
-        (exit, var fromBody) = await RunAsync(_responseFile, "--gateway", Gateway.ToString(), "--devnet");
+        (exit, var fromBody) = await RunAsync(devnet.ResponseFile, "--gateway", Gateway.ToString(), "--devnet");
         await using var __ = fromBody;
         Assert.True(exit == 0, fromBody.StandardOutput + fromBody.StandardError);
         Assert.StartsWith("OK:", fromBody.StandardOutput, StringComparison.Ordinal);
@@ -85,23 +101,23 @@ public sealed class ReceiptsVerifyTests : IAsyncLifetime
     [Fact]
     public async Task Another_response_or_production_policy_exit_1_naming_the_check_and_garbage_exits_2()
     {
-        var other = Path.Combine(_dir, "other.txt");
+        var other = Path.Combine(devnet.Dir, "other.txt");
         await File.WriteAllTextAsync(other, "some other answer", TestContext.Current.CancellationToken);
-        var (exit, process) = await RunAsync(_receiptFile, "--gateway", Gateway.ToString(), "--response", other, "--devnet");
+        var (exit, process) = await RunAsync(devnet.ReceiptFile, "--gateway", Gateway.ToString(), "--response", other, "--devnet");
         await using (process)
         {
             Assert.Equal(1, exit);
             Assert.Contains("FAILED at Response", process.StandardError, StringComparison.Ordinal);
         }
 
-        (exit, process) = await RunAsync(_receiptFile, "--gateway", Gateway.ToString());
+        (exit, process) = await RunAsync(devnet.ReceiptFile, "--gateway", Gateway.ToString());
         await using (process)
         {
             Assert.Equal(1, exit);
             Assert.Contains("FAILED at WorkerAttestation", process.StandardError, StringComparison.Ordinal);
         }
 
-        var garbage = Path.Combine(_dir, "garbage.txt");
+        var garbage = Path.Combine(devnet.Dir, "garbage.txt");
         await File.WriteAllTextAsync(garbage, "definitely not a receipt", TestContext.Current.CancellationToken);
         (exit, process) = await RunAsync(garbage, "--gateway", Gateway.ToString(), "--devnet");
         await using (process)

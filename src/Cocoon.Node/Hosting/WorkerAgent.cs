@@ -60,13 +60,16 @@ public sealed partial class WorkerAgent(
             workers.Add(worker);
             _running.Add((worker, engine));
 
-            if (settings.AutoDeploy && await grains.GetGrain<IModelDeploymentGrain>(model).GetAsync() is null)
+            await WhenProxyKnownAsync(async () =>
             {
-                await grains.GetGrain<IModelDeploymentGrain>(model).DeployAsync(deployment);
-            }
+                if (settings.AutoDeploy && await grains.GetGrain<IModelDeploymentGrain>(model).GetAsync() is null)
+                {
+                    await grains.GetGrain<IModelDeploymentGrain>(model).DeployAsync(deployment);
+                }
 
-            await grains.GetGrain<IWorkerLeaseGrain>(worker.WorkerId).RenewAsync(registration, LeaseTime);
-            await PublishAttestationAsync(worker.WorkerId, force: true);
+                await grains.GetGrain<IWorkerLeaseGrain>(worker.WorkerId).RenewAsync(registration, LeaseTime);
+                await PublishAttestationAsync(worker.WorkerId, force: true);
+            }, cancellationToken);
             progress.Report($"worker {worker.WorkerId} serves {model} on {provider}, capacity {registration.Capacity}");
             LogServing(worker.WorkerId, model, provider.Name, provider.Reason, registration.Capacity);
         }
@@ -189,6 +192,28 @@ public sealed partial class WorkerAgent(
         catch (Cocoon.Inference.InferenceException e)
         {
             throw new CocoonConfigurationException("Cocoon:Worker:Models", $"model '{model}' cannot start: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Runs the start-up calls to proxy-placed grains (deployment, lease): a worker-only silo that has just joined may
+    /// not yet have its proxies' role metadata, and placement then refuses (<see cref="SiloUnavailableException"/>);
+    /// those calls are idempotent, so they are retried for up to a minute before the start fails.
+    /// </summary>
+    private static async Task WhenProxyKnownAsync(Func<Task> calls, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        while (true)
+        {
+            try
+            {
+                await calls();
+                return;
+            }
+            catch (SiloUnavailableException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+            }
         }
     }
 
