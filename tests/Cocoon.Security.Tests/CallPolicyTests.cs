@@ -53,6 +53,12 @@ public sealed class CallPolicyTests
         Assert.Equal(CallAccess.SilosOnly, CallPolicy.Classify(typeof(IRemindable), nameof(IRemindable.ReceiveReminder)));
         Assert.Equal(CallAccess.Operator, CallPolicy.Classify(typeof(IManagementGrain), nameof(IManagementGrain.GetHosts)));
         Assert.Equal(CallAccess.Runtime, CallPolicy.Classify(typeof(IAsyncEnumerableGrainExtension), "MoveNext"));
+        // Silo plumbing a client never needs (reminder table, membership table, migration) is for silos too.
+        var plumbing = typeof(IManagementGrain).Assembly.GetTypes().Concat(typeof(IRemindable).Assembly.GetTypes())
+            .Where(t => t.Name is "IMembershipTableSystemTarget" or "IActivationMigrationManagerSystemTarget" or "IMemoryStorageGrain")
+            .ToList();
+        Assert.NotEmpty(plumbing);
+        Assert.All(plumbing, t => Assert.Equal(CallAccess.SilosOnly, CallPolicy.Classify(t, "Any")));
         // Anything outside Cocoon and Orleans (a grain some other assembly brings in) is not for clients either.
         Assert.Equal(CallAccess.SilosOnly, CallPolicy.Classify(typeof(IDisposable), "Dispose"));
     }

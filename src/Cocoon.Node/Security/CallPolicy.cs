@@ -50,8 +50,15 @@ public static class CallPolicy
 
     // Orleans interfaces a client must never reach: reminders would let it fire a grain's reminder early (escrow
     // reservation expiry), silo control and management act on the whole cluster, grain management deactivates or moves
-    // activations.
-    private static readonly HashSet<string> RuntimeDenied = ["IRemindable", "ISiloControl", "IGrainManagementExtension", "IMembershipService"];
+    // activations; the reminder service and table, the membership table, activation migration and repartitioning, and
+    // the in-memory storage, stream queue and checkpointer grains are silo plumbing a client has no business calling
+    // (a client deleting an escrow's reminder row or writing membership rows).
+    private static readonly HashSet<string> RuntimeDenied =
+    [
+        "IRemindable", "ISiloControl", "IGrainManagementExtension", "IMembershipService", "IReminderService", "IReminderTableGrain",
+        "IMembershipTableSystemTarget", "IActivationMigrationManagerSystemTarget", "IActivationRepartitionerSystemTarget",
+        "IMemoryStorageGrain", "IMemoryStreamQueueGrain", "IStreamCheckpointerGrain",
+    ];
 
     // Orleans interfaces an operator may use (the Orleans dashboard and management tools).
     private static readonly HashSet<string> RuntimeOperator = ["IManagementGrain"];
