@@ -411,13 +411,56 @@ public sealed class PostgresServer : IAsyncDisposable
         }
     }
 
-    /// <summary>A free TCP port on 127.0.0.1 (free when asked; bind it soon).</summary>
+    /// <summary>
+    /// A free TCP port on 127.0.0.1 (free when asked; bind it soon). It is drawn at random below the kernel's ephemeral
+    /// range and never handed out twice by this process: a port the kernel picked (bind to 0) is an ephemeral one, which
+    /// any outgoing connection may take as its local port before the caller binds it, which made busy test runs fail
+    /// with "address already in use".
+    /// </summary>
     public static int FreeLoopbackPort()
     {
+        var (low, high) = NonEphemeralRange.Value;
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            var port = Random.Shared.Next(low, high + 1);
+            lock (HandedOut)
+            {
+                if (HandedOut.Contains(port) || !IsPortFree(port))
+                {
+                    continue;
+                }
+
+                HandedOut.Add(port);
+                return port;
+            }
+        }
+
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+
+    private static readonly HashSet<int> HandedOut = [];
+
+    /// <summary>Ports below the ephemeral range (Linux: /proc/sys/net/ipv4/ip_local_port_range; else 32768 assumed).</summary>
+    private static readonly Lazy<(int Low, int High)> NonEphemeralRange = new(() =>
+    {
+        var ephemeralLow = 32768;
+        try
+        {
+            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            if (range.Length > 0 && int.TryParse(range[0], System.Globalization.CultureInfo.InvariantCulture, out var low) && low > 12_000)
+            {
+                ephemeralLow = low;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Not Linux: the IANA dynamic range starts higher; 32768 is below it too.
+        }
+
+        return (Math.Max(10_000, ephemeralLow - 12_000), ephemeralLow - 1);
+    });
 
     /// <summary>Whether <paramref name="port"/> can be bound on 127.0.0.1 now.</summary>
     public static bool IsPortFree(int port)
