@@ -48,8 +48,14 @@ internal static class RequestBody
             throw TooLarge();
         }
 
+        return ParseObject(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
+    }
+
+    /// <summary>The body's bytes as a JSON object, or a 400 saying what is wrong (also the fuzz targets' entry point).</summary>
+    public static JsonDocument ParseObject(ReadOnlyMemory<byte> body)
+    {
         // Checked up front: System.Text.Json only notices bad UTF-8 inside strings when they are read, later.
-        if (!System.Text.Unicode.Utf8.IsValid(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)))
+        if (!System.Text.Unicode.Utf8.IsValid(body.Span))
         {
             throw new CocoonApiException(400, "invalid_utf8", "The request body is not valid UTF-8.");
         }
@@ -58,7 +64,7 @@ internal static class RequestBody
         try
         {
             // System.Text.Json validates UTF-8 as it parses: invalid bytes are a JsonException here.
-            document = JsonDocument.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), Options);
+            document = JsonDocument.Parse(body, Options);
         }
         catch (JsonException e)
         {

@@ -166,6 +166,13 @@ public sealed record InferenceReceipt
             }
         }
 
+        // System.Text.Json finds bad UTF-8 inside a string only when the string is read (an InvalidOperationException
+        // there): found by fuzzing (tests/Cocoon.Gateway.Fuzz, target 'receipt').
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+        {
+            throw new FormatException("The receipt's JSON is not valid UTF-8.");
+        }
+
         try
         {
             using var document = JsonDocument.Parse(json);
