@@ -1,6 +1,7 @@
 using System.Text;
 using Cocoon.Abstractions;
 using Cocoon.Abstractions.Receipts;
+using Cocoon.Attestation.RaTls;
 
 namespace Cocoon.Gateway.Fuzz;
 
@@ -17,6 +18,7 @@ public static class GatewayFuzzTargets
     {
         ["body"] = Body,
         ["receipt"] = Receipt,
+        ["claims"] = Claims,
     };
 
     /// <summary>The first byte picks the endpoint (embeddings, chat, completions); the rest is the body.</summary>
@@ -61,6 +63,25 @@ public static class GatewayFuzzTargets
         if (InferenceReceipt.Parse(receipt.Encode()) != receipt)
         {
             throw new InvalidOperationException("A parsed receipt does not read back to itself.");
+        }
+    }
+
+    /// <summary>RA-TLS claims as a peer's certificate carries them (silo TLS, the gateway's and workers' attestation).</summary>
+    public static void Claims(byte[] data)
+    {
+        RaTlsClaims claims;
+        try
+        {
+            claims = RaTlsClaims.Parse(data);
+        }
+        catch (FormatException)
+        {
+            return;
+        }
+
+        if (!claims.ToCanonicalBytes().AsSpan().SequenceEqual(data))
+        {
+            throw new InvalidOperationException("Parsed claims are not the canonical bytes they came from.");
         }
     }
 }

@@ -48,6 +48,13 @@ public sealed class RaTlsClaims
     /// <summary>Parses canonical claims bytes; throws <see cref="FormatException"/> if malformed or not canonical.</summary>
     public static RaTlsClaims Parse(ReadOnlySpan<byte> bytes)
     {
+        // Utf8JsonReader finds bad UTF-8 inside a string only when it is read (an InvalidOperationException there):
+        // found by fuzzing (tests/Cocoon.Gateway.Fuzz, target 'claims'); a peer's certificate must never throw anything else.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            throw new FormatException("claims are not valid UTF-8");
+        }
+
         var values = new List<KeyValuePair<string, string>>();
         try
         {
