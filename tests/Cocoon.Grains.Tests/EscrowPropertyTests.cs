@@ -6,9 +6,13 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Cocoon.Grains.Tests;
 
-/// <summary>The tests that move the cluster's clock far: they run alone, after the parallel tests.</summary>
-[CollectionDefinition(nameof(ClockMovingCollection), DisableParallelization = true)]
-public sealed class ClockMovingCollection;
+/// <summary>
+/// The tests that run alone, after the parallel tests: those that move the cluster's clock far, and those that count
+/// activations, which another test's worker silo leaving the cluster would disturb (activations whose directory entry
+/// lived on the leaving silo are deactivated).
+/// </summary>
+[CollectionDefinition(nameof(SerialCollection), DisableParallelization = true)]
+public sealed class SerialCollection;
 
 /// <summary>
 /// Property tests of the escrow account (issue 8): random sequences of deposits (some replayed), reservations (some
@@ -19,7 +23,7 @@ public sealed class ClockMovingCollection;
 /// balance + charged + refunded (no nanoTON created or lost), 0 &lt;= reserved &lt;= balance (never overdrawn), and
 /// with a stake, uncharged + reserved &lt;= stake. CsCheck shrinks a failing sequence to a short one and prints its seed.
 /// </summary>
-[Collection(nameof(ClockMovingCollection))]
+[Collection(nameof(SerialCollection))]
 public sealed class EscrowPropertyTests(GrainCluster cluster)
 {
     private static readonly TimeSpan ShortLife = TimeSpan.FromMinutes(5);

@@ -160,7 +160,7 @@ public sealed class EscrowStakeAndKeyHoldTests(GrainCluster cluster)
 }
 
 /// <summary>Close with delay on the cluster's clock, which these tests move: they run alone.</summary>
-[Collection(nameof(ClockMovingCollection))]
+[Collection(nameof(SerialCollection))]
 public sealed class EscrowCloseTests(GrainCluster cluster)
 {
     private static readonly TimeSpan Delay = TimeSpan.FromSeconds(30);

@@ -7,6 +7,7 @@ using Cocoon.Testing;
 namespace Cocoon.Grains.Tests;
 
 /// <summary>Where grains run: inference on its worker's silo or nowhere; money state on proxies only.</summary>
+[Collection(nameof(SerialCollection))]
 public sealed class PlacementTests(GrainCluster cluster) : IAsyncLifetime
 {
     private readonly string _models = Directory.CreateTempSubdirectory("cocoon-placement-models-").FullName;

@@ -13,7 +13,7 @@ namespace Cocoon.Grains.Tests;
 /// non-parallel collection), because other classes start and stop MiniLM worker silos in the same cluster, and a lease
 /// left behind by one of them would be a second dead worker the retry could land on.
 /// </summary>
-[Collection(nameof(ClockMovingCollection))]
+[Collection(nameof(SerialCollection))]
 public sealed class RetryTests(GrainCluster cluster) : IAsyncLifetime
 {
     private readonly string _models = Directory.CreateTempSubdirectory("cocoon-retry-models-").FullName;

@@ -24,7 +24,7 @@ namespace Cocoon.Grains.Tests.Routing;
 /// no other class's worker is in its live set. Runs in the clock-moving collection: it moves the proxy's clock past the
 /// lease and the reservation lifetimes.
 /// </summary>
-[Collection(nameof(ClockMovingCollection))]
+[Collection(nameof(SerialCollection))]
 public sealed class KilledWorkerTests(GrainCluster cluster) : IAsyncLifetime
 {
     private const int LeaseSeconds = 6;
