@@ -4,8 +4,10 @@ namespace Cocoon.Gateway.Fuzz;
 
 /// <summary>
 /// Fuzz targets (<see cref="GatewayFuzzTargets"/>): <c>body</c> (the first byte picks embeddings, chat or completions,
-/// the rest is the HTTP body) and <c>receipt</c> (a receipt as a client reads it). Each input must parse or fail with
-/// the documented error; any other exception escapes and is reported as a crash. Modes: <c>afl TARGET</c> (AFL++
+/// the rest is the HTTP body), <c>receipt</c> (a receipt as a client reads it), <c>claims</c> (RA-TLS claims),
+/// <c>toncenter</c> (the first byte picks the call and HTTP status, the rest is toncenter's answer), <c>authorization</c>
+/// (the Authorization header) and <c>attestation-doc</c> (a gateway's attestation document). Each input must parse or
+/// fail with the documented error; any other exception escapes and is reported as a crash. Modes: <c>afl TARGET</c> (AFL++
 /// through SharpFuzz), <c>libfuzzer TARGET</c>, <c>replay TARGET FILE...</c>.
 /// </summary>
 public static class Program

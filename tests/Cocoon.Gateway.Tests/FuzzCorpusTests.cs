@@ -5,7 +5,9 @@ namespace Cocoon.Gateway.Tests;
 /// <summary>
 /// Replays the AFL++ (SharpFuzz) corpora of tests/Cocoon.Gateway.Fuzz through the same targets: request bodies for
 /// embeddings, chat and completions are parsed or refused with a 4xx, receipts parse or are a FormatException and read
-/// back to themselves. The crash-* files are inputs that once broke a contract (kept as regressions).
+/// back to themselves, RA-TLS claims parse or are a FormatException, toncenter answers are a value or a
+/// ToncenterException, Authorization headers are a key or a 401, attestation documents parse or are a FormatException.
+/// The crash-* files are inputs that once broke a contract (kept as regressions).
 /// </summary>
 public sealed class FuzzCorpusTests
 {

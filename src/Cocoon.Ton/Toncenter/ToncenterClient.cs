@@ -142,7 +142,7 @@ public sealed class ToncenterClient
             var items = new List<TvmStackEntry>();
             foreach (var item in result["stack"]?.AsArray() ?? [])
             {
-                items.Add(TvmStackEntry.FromResponseJson(item!));
+                items.Add(TvmStackEntry.FromResponseJson(item));
             }
 
             return new RunGetMethodResult(ReadInt(result["exit_code"]), ReadLong(result["gas_used"]), items);
@@ -205,10 +205,15 @@ public sealed class ToncenterClient
             var list = new List<TonTransaction>();
             foreach (var t in r.AsArray())
             {
-                var outs = new List<TransactionMessage>();
-                foreach (var m in t!["out_msgs"]?.AsArray() ?? [])
+                if (t is null)
                 {
-                    outs.Add(ReadMessage(m!));
+                    throw new FormatException("null transaction");
+                }
+
+                var outs = new List<TransactionMessage>();
+                foreach (var m in t["out_msgs"]?.AsArray() ?? [])
+                {
+                    outs.Add(ReadMessage(m ?? throw new FormatException("null out_msgs entry")));
                 }
 
                 list.Add(new TonTransaction(
@@ -301,7 +306,7 @@ public sealed class ToncenterClient
         JsonNode? json;
         try
         {
-            json = JsonNode.Parse(text);
+            json = JsonNode.Parse(text, documentOptions: StrictJson);
         }
         catch (JsonException e)
         {
@@ -327,7 +332,7 @@ public sealed class ToncenterClient
     {
         try
         {
-            if (JsonNode.Parse(text) is JsonObject o && o["error"] is JsonValue e && e.TryGetValue<string>(out var s))
+            if (JsonNode.Parse(text, documentOptions: StrictJson) is JsonObject o && o["error"] is JsonValue e && e.TryGetValue<string>(out var s))
             {
                 return s;
             }
@@ -338,6 +343,10 @@ public sealed class ToncenterClient
 
         return text;
     }
+
+    // Duplicate property names are refused while parsing (a JsonException, so a ToncenterException): JsonObject would
+    // otherwise throw an ArgumentException on first lookup, outside the documented failure.
+    private static readonly JsonDocumentOptions StrictJson = new() { AllowDuplicateProperties = false };
 
     private static string Shorten(string s) => s.Length <= 200 ? s : s[..200] + "…";
 

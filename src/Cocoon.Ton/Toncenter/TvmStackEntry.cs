@@ -52,20 +52,22 @@ public sealed record TvmStackEntry(TvmStackKind Kind, BigInteger Number = defaul
         _ => throw new NotSupportedException($"toncenter v2 runGetMethod does not take {Kind} arguments"),
     };
 
-    internal static TvmStackEntry FromResponseJson(JsonNode node)
+    /// <summary>Reads an answer's stack entry.</summary>
+    /// <exception cref="FormatException">A missing or null field, or an unknown entry (never a NullReferenceException).</exception>
+    internal static TvmStackEntry FromResponseJson(JsonNode? node)
     {
         if (node is JsonArray pair && pair.Count == 2)
         {
-            var tag = pair[0]!.GetValue<string>();
+            var tag = Required(pair[0], "stack entry type").GetValue<string>();
             var value = pair[1];
             return tag switch
             {
-                "num" or "number" or "int" => FromNumber(ToncenterClient.ParseNumber(value!.GetValue<string>())),
+                "num" or "number" or "int" => FromNumber(ToncenterClient.ParseNumber(Required(value, "number").GetValue<string>())),
                 "null" => new TvmStackEntry(TvmStackKind.Null),
                 "cell" or "tvm.Cell" => new TvmStackEntry(TvmStackKind.Cell, Cell: CellOf(value)),
                 "slice" or "tvm.Slice" => new TvmStackEntry(TvmStackKind.Slice, Cell: CellOf(value)),
                 "builder" => new TvmStackEntry(TvmStackKind.Builder, Cell: CellOf(value)),
-                "tuple" or "list" => new TvmStackEntry(TvmStackKind.Tuple, Items: (value!["elements"]?.AsArray() ?? []).Select(e => FromTypedJson(e!)).ToList()),
+                "tuple" or "list" => new TvmStackEntry(TvmStackKind.Tuple, Items: Elements(Required(value, tag))),
                 _ => throw new FormatException($"unknown stack entry type '{tag}'"),
             };
         }
@@ -74,24 +76,29 @@ public sealed record TvmStackEntry(TvmStackKind Kind, BigInteger Number = defaul
     }
 
     // Nested entries come in tonlib's typed form: {"@type": "tvm.stackEntryNumber", "number": {"number": "…"}}.
-    private static TvmStackEntry FromTypedJson(JsonNode node)
+    private static TvmStackEntry FromTypedJson(JsonNode? node)
     {
-        var type = node["@type"]?.GetValue<string>();
+        var entry = Required(node, "stack entry");
+        var type = entry["@type"]?.GetValue<string>();
         return type switch
         {
-            "tvm.stackEntryNumber" => FromNumber(ToncenterClient.ParseNumber(node["number"]!["number"]!.GetValue<string>())),
-            "tvm.stackEntryCell" => new TvmStackEntry(TvmStackKind.Cell, Cell: BagOfCells.ParseBase64(node["cell"]!["bytes"]!.GetValue<string>())),
-            "tvm.stackEntrySlice" => new TvmStackEntry(TvmStackKind.Slice, Cell: BagOfCells.ParseBase64(node["slice"]!["bytes"]!.GetValue<string>())),
-            "tvm.stackEntryTuple" => new TvmStackEntry(TvmStackKind.Tuple, Items: (node["tuple"]!["elements"]?.AsArray() ?? []).Select(e => FromTypedJson(e!)).ToList()),
-            "tvm.stackEntryList" => new TvmStackEntry(TvmStackKind.Tuple, Items: (node["list"]!["elements"]?.AsArray() ?? []).Select(e => FromTypedJson(e!)).ToList()),
-            _ => throw new FormatException($"unknown stack entry {node.ToJsonString()}"),
+            "tvm.stackEntryNumber" => FromNumber(ToncenterClient.ParseNumber(Required(Required(entry["number"], "number")["number"], "number").GetValue<string>())),
+            "tvm.stackEntryCell" => new TvmStackEntry(TvmStackKind.Cell, Cell: BagOfCells.ParseBase64(Required(Required(entry["cell"], "cell")["bytes"], "bytes").GetValue<string>())),
+            "tvm.stackEntrySlice" => new TvmStackEntry(TvmStackKind.Slice, Cell: BagOfCells.ParseBase64(Required(Required(entry["slice"], "slice")["bytes"], "bytes").GetValue<string>())),
+            "tvm.stackEntryTuple" => new TvmStackEntry(TvmStackKind.Tuple, Items: Elements(Required(entry["tuple"], "tuple"))),
+            "tvm.stackEntryList" => new TvmStackEntry(TvmStackKind.Tuple, Items: Elements(Required(entry["list"], "list"))),
+            _ => throw new FormatException($"unknown stack entry {entry.ToJsonString()}"),
         };
     }
+
+    private static List<TvmStackEntry> Elements(JsonNode tuple) => (tuple["elements"]?.AsArray() ?? []).Select(FromTypedJson).ToList();
 
     private static Cell CellOf(JsonNode? value) => value switch
     {
         JsonValue v => BagOfCells.ParseBase64(v.GetValue<string>()),
-        JsonObject o => BagOfCells.ParseBase64(o["bytes"]!.GetValue<string>()),
+        JsonObject o => BagOfCells.ParseBase64(Required(o["bytes"], "bytes").GetValue<string>()),
         _ => throw new FormatException("stack cell entry without bytes"),
     };
+
+    private static JsonNode Required(JsonNode? node, string what) => node ?? throw new FormatException($"stack entry: {what} is missing or null");
 }
