@@ -149,7 +149,28 @@ public static class GatewayEndpoints
             await OpenAiErrors.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "cluster_unavailable",
                 "The Cocoon cluster did not answer; retry shortly.", type: "server_error");
         }
+        catch (System.Data.Common.DbException e)
+        {
+            // The cluster's database refused or dropped a write (PostgreSQL restarting): nothing was committed for this
+            // request that its caller would not see (the escrow drops an activation whose write failed), so a retry is safe.
+            LogFailure(context, e);
+            await OpenAiErrors.WriteAsync(context, new CocoonApiException(StatusCodes.Status503ServiceUnavailable, "storage_unavailable",
+                "The Cocoon cluster's storage is unavailable; retry shortly.", type: "server_error") { RetryAfterSeconds = 2 });
+        }
+        catch (Exception e) when (e is not (OutOfMemoryException or BadHttpRequestException) && !context.RequestAborted.IsCancellationRequested)
+        {
+            // Kestrel answers a bad or stalled request itself (BadHttpRequestException: 400, 408, 413); a client that went
+            // away needs no answer. Anything else is a bug, but the client still gets an OpenAI error object rather than an empty 500.
+            LogFailure(context, e);
+            await OpenAiErrors.WriteAsync(context, StatusCodes.Status500InternalServerError, "internal_error",
+                $"The request failed inside the Cocoon cluster ({e.GetType().Name}).", type: "server_error");
+        }
     }
+
+    // The exception only, never the request: no prompt or output reaches a log.
+    private static void LogFailure(HttpContext context, Exception e) =>
+        (context.RequestServices.GetService(typeof(Microsoft.Extensions.Logging.ILoggerFactory)) as Microsoft.Extensions.Logging.ILoggerFactory)?
+            .CreateLogger("Cocoon.Gateway").LogRequestFailed(context.Request.Path.Value ?? "", e);
 
     private sealed record HealthResponse(string Status, string? Silo, string? Roles, string? Version);
 }
@@ -180,4 +201,11 @@ internal static class Authentication
             throw new CocoonApiException(401, "invalid_api_key", "Incorrect API key provided.");
         }
     }
+}
+
+/// <summary>The gateway's log messages.</summary>
+internal static partial class GatewayLog
+{
+    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Error, Message = "Request to {Path} failed")]
+    public static partial void LogRequestFailed(this Microsoft.Extensions.Logging.ILogger logger, string path, Exception error);
 }

@@ -27,6 +27,12 @@ public static class CocoonGrainsExtensions
         silo.Services.TryAddSingleton<LocalWorkers>();
         silo.Services.TryAddSingleton<RouteLoad>();
         silo.Services.TryAddSingleton<Ledger.LedgerIntegrity>();
+        silo.Services.TryAddSingleton(Escrow.ReservationTimes.Default);
+        silo.AddIncomingGrainCallFilter<Storage.StorageFailureFilter>();
+        // A database failure inside an activation (its state could not be read) crosses silos as the driver's exception;
+        // Orleans serializes only exceptions of namespaces it was told about, and threw CodecNotFoundException for
+        // Npgsql's (found by the cluster harness's PostgreSQL restart), which hid the cause from the caller.
+        silo.Services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
         return silo;
     }
 }

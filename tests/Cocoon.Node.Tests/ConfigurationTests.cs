@@ -245,6 +245,51 @@ public sealed class ConfigurationTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public void Reservation_lifetimes_default_to_5_and_30_minutes_and_are_configurable()
+    {
+        var options = new CocoonOptions { Mode = NodeMode.Production, Roles = "proxy", Storage = { ConnectionString = "Host=db" } };
+        Assert.Equal(Grains.Escrow.ReservationTimes.Default, NodeSettings.From(options).Reservations);
+        Assert.Equal(TimeSpan.FromMinutes(5), Grains.Escrow.ReservationTimes.Default.Embeddings);
+
+        options.Escrow.ReservationSeconds = 20;
+        options.Escrow.GenerationReservationSeconds = 90;
+        Assert.Equal(new Grains.Escrow.ReservationTimes(TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(90)), NodeSettings.From(options).Reservations);
+    }
+
+    [Theory]
+    [InlineData("Cocoon:Escrow:ReservationSeconds", "1")]
+    [InlineData("Cocoon:Escrow:ReservationSeconds", "-5")]
+    [InlineData("Cocoon:Escrow:GenerationReservationSeconds", "100000")]
+    public async Task A_reservation_lifetime_out_of_range_names_its_setting(string setting, string value)
+    {
+        var config = Valid("Host=127.0.0.1;Database=x");
+        config[setting] = value;
+
+        var e = await StartFailsAsync(config);
+
+        Assert.Equal(setting, e.Setting);
+        Assert.Contains("at least 5 seconds", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Orleans_failure_detection_and_the_reminder_tick_are_read_from_Cocoon_Orleans()
+    {
+        var config = Valid(await postgres.CreateDatabaseAsync("orleanstuning"));
+        config["Cocoon:Attestation:Provider"] = "None";
+        config["Cocoon:Roles"] = "worker";
+        config["Cocoon:Orleans:Membership:ProbeTimeout"] = "00:00:03";
+        config["Cocoon:Orleans:Membership:NumMissedProbesLimit"] = "4";
+        config["Cocoon:Orleans:Reminders:MinimumReminderPeriod"] = "00:00:07";
+
+        using var host = await CocoonNode.BuildAsync([], new CocoonNodeOptions { Overrides = config }, TestContext.Current.CancellationToken);
+
+        var membership = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Orleans.Configuration.ClusterMembershipOptions>>().Value;
+        Assert.Equal(TimeSpan.FromSeconds(3), membership.ProbeTimeout);
+        Assert.Equal(4, membership.NumMissedProbesLimit);
+        Assert.Equal(TimeSpan.FromSeconds(7), host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Orleans.Hosting.ReminderOptions>>().Value.MinimumReminderPeriod);
+    }
+
+    [Fact]
     public void Silo_tls_defaults_on_with_attestation_and_off_without()
     {
         var devnet = new CocoonOptions { Mode = NodeMode.Devnet, Roles = "worker", Storage = { Provider = StorageProvider.Memory } };

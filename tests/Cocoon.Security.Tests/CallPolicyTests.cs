@@ -27,6 +27,7 @@ public sealed class CallPolicyTests
         ("ISettlementGrain", "GetStatusAsync"),
         ("ISettlementGrain", "SettleNowAsync"),
         ("ISettlementGrain", "RegisterClientAsync"),
+        ("IWorkerEarningsGrain", "GetAsync"),
     ];
 
     [Fact]

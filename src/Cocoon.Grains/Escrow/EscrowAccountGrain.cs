@@ -512,8 +512,23 @@ public sealed partial class EscrowAccountGrain(
     {
         S.PendingWorkerCredits.RemoveAll(c => c.Seq <= _deliveredCreditSeq);
         signer.Seal(StateKind, AccountId, S);
-        await state.WriteStateAsync();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The change is in memory but maybe not in storage (or in storage with its acknowledgement lost). Keeping
+            // this activation would let a later write persist a change its caller saw fail: a charge for a request that
+            // was answered with an error. Deactivate instead; the next call reads what storage really holds.
+            LogWriteFailed(AccountId, e.GetType().Name);
+            DeactivateOnIdle();
+            throw;
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Escrow account '{AccountId}': writing its state failed ({Error}); the activation is dropped and the next call reloads the stored state")]
+    private partial void LogWriteFailed(string accountId, string error);
 
     /// <summary>
     /// Sends the outbox to the workers' earnings grains, in order. A failure leaves the rest for the next call or

@@ -23,7 +23,6 @@ namespace Cocoon.Grains.Inference;
 public sealed partial class InferenceServiceGrain
 {
     // Long generations must not outlive their reservation; an unsettled one still expires by reminder.
-    private static readonly TimeSpan GenerationReservationTime = TimeSpan.FromMinutes(30);
 
     /// <inheritdoc />
     public IAsyncEnumerable<PaidGenerationChunk> ChatAsync(string apiKey, GenerationRequest request, CancellationToken cancellationToken = default) =>
@@ -74,10 +73,10 @@ public sealed partial class InferenceServiceGrain
                     if (!reserved)
                     {
                         var worstCase = Pricing.Cost(new TokenUsage { PromptTokens = header.PromptTokens, CompletionTokens = header.MaxTokens }, reserveCoefficient, prices);
-                        await HoldKeyAsync(account, apiKey, requestId, worstCase.ClientNanoTon, GenerationReservationTime);
+                        await HoldKeyAsync(account, apiKey, requestId, worstCase.ClientNanoTon, reservations.Generation);
                         try
                         {
-                            await escrow.ReserveAsync(requestId, worstCase.ClientNanoTon, GenerationReservationTime);
+                            await escrow.ReserveAsync(requestId, worstCase.ClientNanoTon, reservations.Generation);
                         }
                         catch
                         {
@@ -236,7 +235,7 @@ public sealed partial class InferenceServiceGrain
     private async Task<GenerationUsage> SettleAsync(IEscrowAccountGrain escrow, string apiKey, string requestId, WorkerLease worker, int promptTokens, int completionTokens, int attempts)
     {
         var cost = Pricing.Cost(new TokenUsage { PromptTokens = promptTokens, CompletionTokens = completionTokens }, worker.Registration.Coefficient, prices);
-        var settlement = await escrow.SettleAsync(requestId, cost.ClientNanoTon, worker.WorkerId);
+        var settlement = await SettleIdempotentlyAsync(escrow, requestId, cost.ClientNanoTon, worker.WorkerId, CancellationToken.None);
         await RecordKeyChargeAsync(apiKey, requestId, settlement.ChargedNanoTon);
         return new GenerationUsage
         {

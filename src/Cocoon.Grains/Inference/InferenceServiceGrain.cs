@@ -24,11 +24,11 @@ namespace Cocoon.Grains.Inference;
 public sealed partial class InferenceServiceGrain(
     PriceList prices,
     RouteLoad load,
+    Escrow.ReservationTimes reservations,
     [FromKeyedServices(CocoonGrainsExtensions.ClockKey)] TimeProvider time,
     ILogger<InferenceServiceGrain> logger) : Grain, IInferenceServiceGrain
 {
     private static readonly TimeSpan RouteStaleness = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan ReservationTime = TimeSpan.FromMinutes(5);
     private readonly Dictionary<string, ModelRoutes> _routes = new(StringComparer.Ordinal);
 
     /// <inheritdoc />
@@ -58,10 +58,10 @@ public sealed partial class InferenceServiceGrain(
         var worstCase = Pricing.Cost(new TokenUsage { PromptTokens = checked((long)request.Inputs.Count * deployment.ContextLength) }, reserveCoefficient, prices);
         var requestId = "req_" + Guid.NewGuid().ToString("N");
         var escrow = GrainFactory.GetGrain<IEscrowAccountGrain>(account.AccountId);
-        await HoldKeyAsync(account, apiKey, requestId, worstCase.ClientNanoTon, ReservationTime);
+        await HoldKeyAsync(account, apiKey, requestId, worstCase.ClientNanoTon, reservations.Embeddings);
         try
         {
-            await escrow.ReserveAsync(requestId, worstCase.ClientNanoTon, ReservationTime);
+            await escrow.ReserveAsync(requestId, worstCase.ClientNanoTon, reservations.Embeddings);
         }
         catch (InsufficientBalanceException e)
         {
@@ -117,7 +117,7 @@ public sealed partial class InferenceServiceGrain(
         Settlement settlement;
         try
         {
-            settlement = await escrow.SettleAsync(requestId, cost.ClientNanoTon, worker.WorkerId);
+            settlement = await SettleIdempotentlyAsync(escrow, requestId, cost.ClientNanoTon, worker.WorkerId, cancellationToken);
         }
         catch
         {

@@ -21,8 +21,37 @@ public sealed class DeploymentState
 [ProxyRole]
 public sealed class ModelDeploymentGrain(
     [PersistentState("deployment", CocoonNames.StorageName)] IPersistentState<DeploymentState> state,
-    [FromKeyedServices(CocoonGrainsExtensions.ClockKey)] TimeProvider time) : Grain, IModelDeploymentGrain, IModelAdminGrain
+    [FromKeyedServices(CocoonGrainsExtensions.ClockKey)] TimeProvider time,
+    IClusterMembershipService membership) : Grain, IModelDeploymentGrain, IModelAdminGrain
 {
+    /// <summary>How long a stored worker on a live silo stays routable after this grain activates, awaiting its renewal.</summary>
+    public static readonly TimeSpan ReattachGrace = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Lease renewals are kept in memory only (AttachWorkerAsync), so after this grain moves (its proxy silo died) the
+    /// stored expiries are as old as each worker's registration: every worker would drop out of the live set until its
+    /// next heartbeat, and requests would get 503 no_worker_available for up to a third of a lease. A stored worker whose
+    /// silo is an active cluster member is kept routable for <see cref="ReattachGrace"/> instead; its next renewal sets
+    /// the real expiry, and a worker that is gone fails its first request, which routing retries on another.
+    /// </summary>
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var active = membership.CurrentSnapshot.Members.Values
+            .Where(m => m.Status == SiloStatus.Active)
+            .Select(m => m.SiloAddress.ToParsableString())
+            .ToHashSet(StringComparer.Ordinal);
+        foreach (var (id, lease) in state.State.Workers.ToList())
+        {
+            if (lease.ExpiresAt <= now && active.Contains(lease.Registration.SiloAddress))
+            {
+                state.State.Workers[id] = lease with { ExpiresAt = now + ReattachGrace };
+            }
+        }
+
+        return base.OnActivateAsync(cancellationToken);
+    }
+
     /// <inheritdoc />
     public async Task DeployAsync(ModelDeployment deployment)
     {

@@ -84,6 +84,22 @@ public sealed class CocoonOptions
 
     /// <summary>The proxy key and on-chain settlement (DESIGN sections 2 and 6).</summary>
     public Chain.ChainOptions Chain { get; set; } = new();
+
+    /// <summary>Escrow reservations of proxy silos.</summary>
+    public EscrowOptions Escrow { get; set; } = new();
+}
+
+/// <summary>The <c>Cocoon:Escrow</c> section: how long a request's reservation may hold an account's money.</summary>
+public sealed class EscrowOptions
+{
+    /// <summary>
+    /// Seconds an embeddings request's reservation lives before the expiry reminder releases it (default 300). It bounds
+    /// what a proxy that died mid-request leaves held; it must outlast the slowest request.
+    /// </summary>
+    public double ReservationSeconds { get; set; } = 300;
+
+    /// <summary>The same for chat and text completions (default 1800).</summary>
+    public double GenerationReservationSeconds { get; set; } = 1800;
 }
 
 /// <summary>Where a proxy silo's TDX quotes come from.</summary>

@@ -23,6 +23,9 @@ public sealed record NodeSettings
     public required Uri? GatewayUrl { get; init; }
     public required Abstractions.Pricing.PriceList Prices { get; init; }
 
+    /// <summary>Reservation lifetimes (<c>Cocoon:Escrow</c>).</summary>
+    public Grains.Escrow.ReservationTimes Reservations { get; init; } = Grains.Escrow.ReservationTimes.Default;
+
     /// <summary>Whether <see cref="Prices"/> are replaced by the root contract's at start (<c>Cocoon:Pricing:FromRoot</c>).</summary>
     public bool PricesFromRoot { get; init; }
     public required WorkerOptions Worker { get; init; }
@@ -293,6 +296,9 @@ public sealed record NodeSettings
                 ReasoningMultiplier = p.ReasoningMultiplier,
             },
             PricesFromRoot = p.FromRoot ?? options.Mode == NodeMode.Production,
+            Reservations = new Grains.Escrow.ReservationTimes(
+                ReservationLifetime("Cocoon:Escrow:ReservationSeconds", options.Escrow.ReservationSeconds),
+                ReservationLifetime("Cocoon:Escrow:GenerationReservationSeconds", options.Escrow.GenerationReservationSeconds)),
             Worker = w,
             Devnet = options.Devnet,
             AttestationProvider = attestation,
@@ -323,6 +329,11 @@ public sealed record NodeSettings
                 : options.Attestation.SimulatedAuthorityFile,
         };
     }
+
+    // A reservation must outlive a request (seconds at least) and not hold money for more than a day.
+    private static TimeSpan ReservationLifetime(string setting, double seconds) => seconds is >= 5 and <= 86_400
+        ? TimeSpan.FromSeconds(seconds)
+        : throw new CocoonConfigurationException(setting, $"{seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}: a reservation lives at least 5 seconds and at most 86400.");
 
     /// <summary>
     /// Refuses silo TLS in Production without the root contract, whose allow-lists are the authority for which images

@@ -134,6 +134,7 @@ public static class CocoonNode
 
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(settings.Prices);
+        builder.Services.AddSingleton(settings.Reservations);
         if (receiptSigner is not null)
         {
             builder.Services.AddSingleton(_ => receiptSigner);
@@ -155,6 +156,12 @@ public static class CocoonNode
         builder.UseOrleans(silo =>
         {
             ConfigureSilo(silo, settings);
+            // Orleans's own tuning, for operators who need it (README "Configuration"): failure detection
+            // (Cocoon:Orleans:Membership, Orleans's ClusterMembershipOptions: ProbeTimeout, NumMissedProbesLimit...) and the
+            // reminder tick (Cocoon:Orleans:Reminders:MinimumReminderPeriod, also how often escrow expiries are checked).
+            // Not the top-level Orleans section: Orleans reads that itself as provider configuration.
+            silo.Services.AddOptions<Orleans.Configuration.ClusterMembershipOptions>().Bind(builder.Configuration.GetSection("Cocoon:Orleans:Membership"));
+            silo.Services.AddOptions<Orleans.Hosting.ReminderOptions>().Bind(builder.Configuration.GetSection("Cocoon:Orleans:Reminders"));
             Observability.NodeObservability.ConfigureSilo(silo, settings);
             Security.CallGuardWiring.Register(silo, callers!, options.Progress);
             if (siloTls is not null)

@@ -36,7 +36,7 @@ public static class CallPolicy
 
     // Internal methods an operator may call besides Operations/: `cocoon models deploy` reads the current deployment to
     // keep what the command line leaves out; `cocoon accounts show|topup`, `workers earnings` and `settle now` read an
-    // account's ledger and the settlement status, link an account to its client contract and settle now. Nothing here
+    // account's ledger, a worker's earnings and the settlement status, link an account to its client contract and settle now. Nothing here
     // moves an account's money off the ledger (deposit, reserve, settle, release stay silo-only).
     private static readonly HashSet<(Type, string)> OperatorReads =
     [
@@ -46,6 +46,7 @@ public static class CallPolicy
         (typeof(ISettlementGrain), nameof(ISettlementGrain.GetStatusAsync)),
         (typeof(ISettlementGrain), nameof(ISettlementGrain.SettleNowAsync)),
         (typeof(ISettlementGrain), nameof(ISettlementGrain.RegisterClientAsync)),
+        (typeof(IWorkerEarningsGrain), nameof(IWorkerEarningsGrain.GetAsync)),
     ];
 
     // Orleans interfaces a client must never reach: reminders would let it fire a grain's reminder early (escrow
