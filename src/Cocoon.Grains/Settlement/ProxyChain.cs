@@ -136,7 +136,19 @@ public sealed class ProxyChain
                     continue;
                 }
 
-                all.Add((tx, TransactionSummary.Parse(tx.Data)));
+                TransactionSummary summary;
+                try
+                {
+                    summary = TransactionSummary.Parse(tx.Data);
+                }
+                catch (FormatException e)
+                {
+                    // The endpoint is not trusted: a transaction it serves that is not a valid BoC is a failure of the
+                    // chain endpoint (retried next cycle), not a crash of settlement.
+                    throw new ToncenterException($"transaction {tx.Id.Lt} of {address.ToFriendlyString()} from the endpoint is malformed: {e.Message}", e);
+                }
+
+                all.Add((tx, summary));
                 added++;
             }
 
