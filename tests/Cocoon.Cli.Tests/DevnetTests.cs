@@ -102,7 +102,9 @@ public sealed class DevnetTests : IDisposable
         Assert.Contains("(storage: memory", devnet.StandardOutput, StringComparison.Ordinal);
         await AssertHealthyAsync(ReadReady().Gateway);
         devnet.Signal(2);
-        Assert.Equal(0, await devnet.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        // Orleans's graceful stop (deactivations, membership) took over a minute once in a full CI run on 2 cores beside
+        // a dozen other test processes; a hang still fails here.
+        Assert.Equal(0, await devnet.WaitForExitAsync(TimeSpan.FromSeconds(150)));
     }
 
     [Fact]

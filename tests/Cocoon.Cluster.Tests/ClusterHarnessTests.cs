@@ -1,7 +1,6 @@
 using System.Globalization;
-using System.Text;
-using System.Text.Json.Nodes;
 using Cocoon.Ton.Addresses;
+using Cocoon.Testing;
 using Cocoon.Ton.Contracts;
 using Npgsql;
 
@@ -363,22 +362,11 @@ public sealed class ClusterHarnessTests
         }
     }
 
-    // The escrow row's remembered settlements (request id to nanoTON) and its open reservations' request ids, read from
-    // PostgreSQL as the grain stored them.
+    // The escrow row's remembered settlements (request id to nanoTON) and its open reservations' request ids.
     private static async Task<(Dictionary<string, long> Settled, List<string> Reserved)> StoredAsync(ClusterHarness harness, string accountId)
     {
-        await using var connection = new NpgsqlConnection(harness.ConnectionString);
-        await connection.OpenAsync();
-        await using var read = new NpgsqlCommand(
-            "SELECT payload FROM orleans_storage WHERE service_id = @s AND grain_id_extension LIKE @k AND grain_type LIKE '%escrow%'", connection);
-        read.Parameters.AddWithValue("s", ClusterHarness.ClusterId);
-        read.Parameters.AddWithValue("k", "%" + accountId);
-        var payload = (byte[]?)await read.ExecuteScalarAsync();
-        Assert.NotNull(payload);
-        var state = JsonNode.Parse(Encoding.UTF8.GetString(payload))!.AsObject();
-        var settled = state["Settled"]!.AsObject().Where(p => !p.Key.StartsWith('$')).ToDictionary(p => p.Key, p => p.Value!["ChargedNanoTon"]!.GetValue<long>());
-        var reserved = state["Reservations"]!.AsObject().Where(p => !p.Key.StartsWith('$')).Select(p => p.Key).ToList();
-        return (settled, reserved);
+        var escrow = await StoredState.ReadEscrowAsync(harness.ConnectionString, ClusterHarness.ClusterId, accountId);
+        return (StoredState.Settled(escrow), StoredState.Reserved(escrow));
     }
 
     private void Check(string line)

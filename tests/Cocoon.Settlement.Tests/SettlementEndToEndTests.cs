@@ -88,7 +88,7 @@ public sealed class SettlementEndToEndTests(SettlementCluster cluster)
     }
 
     [Fact]
-    public async Task Forged_and_replayed_charges_are_refused_by_the_contract_and_the_ledger_does_not_move()
+    public async Task Forged_replayed_and_reordered_charges_are_refused_by_the_contract_and_the_ledger_does_not_move()
     {
         var (accountId, apiKey) = await cluster.NewAccountAsync("forge");
         var client = await cluster.NewWalletAsync(20_000_000_000);
@@ -112,6 +112,12 @@ public sealed class SettlementEndToEndTests(SettlementCluster cluster)
         using var proxySigner = new Ed25519SettlementSigner(Ed25519KeyPair.FromSeed(cluster.ProxyKey.ExportSeed()));
         var replay = proxySigner.Sign(contract.ChargePayload(901, infoBefore.TokensCharged), client.Address);
         await client.SendAsync([contract.Message(ClientContract.SignedBody(replay), 50_000_000)]);
+        Assert.Equal(ContractErrors.TokensNotIncreasing, await LastExitCodeAsync(contract.Address));
+
+        // Reordered: an older charge (a smaller count, validly signed by the proxy) arriving after a newer one.
+        Assert.True(infoBefore.TokensCharged > 1);
+        var older = proxySigner.Sign(contract.ChargePayload(902, infoBefore.TokensCharged - 1), client.Address);
+        await client.SendAsync([contract.Message(ClientContract.SignedBody(older), 50_000_000)]);
         Assert.Equal(ContractErrors.TokensNotIncreasing, await LastExitCodeAsync(contract.Address));
 
         await cluster.Settlement.SettleNowAsync(SettleTimeout);

@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Text;
-using System.Text.Json.Nodes;
 using Cocoon.Abstractions;
 using Cocoon.Abstractions.Accounts;
 using Cocoon.Abstractions.Escrow;
@@ -12,7 +10,7 @@ using Cocoon.Abstractions.Workers;
 using Cocoon.Inference.Models;
 using Cocoon.Node.Storage;
 using Cocoon.Testing;
-using Npgsql;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Cocoon.Grains.Tests.Routing;
 
@@ -183,8 +181,7 @@ public sealed class KilledWorkerTests(GrainCluster cluster) : IAsyncLifetime
         {
             var responses = answered.Where(a => a.Client == c).Select(a => a.Response).ToList();
             Assert.True(responses.Count < 256, "the escrow remembers the last 256 settlements; keep each account below that");
-            var state = await ReadEscrowStateAsync(accountIds[c]);
-            var settled = state["Settled"]!.AsObject().Where(p => !p.Key.StartsWith('$')).ToDictionary(p => p.Key, p => p.Value!["ChargedNanoTon"]!.GetValue<long>());
+            var settled = StoredState.Settled(await StoredState.ReadEscrowAsync(cluster.ConnectionString, cluster.ClusterId, accountIds[c]));
             Assert.Equal(responses.Select(r => r.RequestId).Order(StringComparer.Ordinal), settled.Keys.Order(StringComparer.Ordinal));
             Assert.All(responses, r => Assert.Equal(r.CostNanoTon, settled[r.RequestId]));
             var balance = await Account(accountIds[c]).GetBalanceAsync();
@@ -211,19 +208,6 @@ public sealed class KilledWorkerTests(GrainCluster cluster) : IAsyncLifetime
 
     private IEscrowAccountGrain Account(string accountId) => cluster.Grains.GetGrain<IEscrowAccountGrain>(accountId);
 
-    private async Task<JsonObject> ReadEscrowStateAsync(string accountId)
-    {
-        await using var connection = new NpgsqlConnection(cluster.ConnectionString);
-        await connection.OpenAsync();
-        await using var read = new NpgsqlCommand(
-            "SELECT payload FROM orleans_storage WHERE service_id = @s AND grain_id_extension LIKE @k AND grain_type LIKE '%escrow%'", connection);
-        read.Parameters.AddWithValue("s", cluster.ClusterId);
-        read.Parameters.AddWithValue("k", "%" + accountId);
-        var payload = (byte[]?)await read.ExecuteScalarAsync();
-        Assert.NotNull(payload);
-        return JsonNode.Parse(Encoding.UTF8.GetString(payload))!.AsObject();
-    }
-
     public async ValueTask DisposeAsync()
     {
         // Out of the live set for the classes after this one (retried: the dead silo may still hold directory entries).
@@ -246,6 +230,15 @@ public sealed class KilledWorkerTests(GrainCluster cluster) : IAsyncLifetime
         if (_victim is not null)
         {
             await _victim.DisposeAsync();
+        }
+
+        // The tests after this one run on the same cluster: wait until the killed silo is declared dead, so none of them
+        // sends a reminder registration or a directory lookup to a silo that will never answer.
+        var membership = cluster.Node.Host.Services.GetRequiredService<IClusterMembershipService>();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (membership.CurrentSnapshot.Members.Values.Any(m => m.Name == "victim-" + _model && m.Status != SiloStatus.Dead) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(250);
         }
 
         if (_survivor is not null)
