@@ -70,15 +70,7 @@ internal static class DevnetCommand
                 var runner = new DevnetRunner(
                     new DevnetRunOptions(parse.GetValue(dataDir)!, portValue, parse.GetValue(storage)!, parse.GetValue(verbose)) { Chain = !parse.GetValue(noChain), AdminPort = adminPortValue },
                     Console.Out, Console.Error);
-                var code = await runner.RunAsync(cancellationToken);
-                if (runner.StopWasForced)
-                {
-                    // The abandoned silo may still hold foreground threads: end the process here.
-                    await Console.Error.FlushAsync(CancellationToken.None);
-                    Environment.Exit(code);
-                }
-
-                return code;
+                return await runner.RunAsync(cancellationToken);
             }
             catch (Exception e) when (e is DevnetException or CocoonConfigurationException or PostgresServerException or Node.Chain.TonLocalnetException)
             {
@@ -96,20 +88,7 @@ internal static class DevnetCommand
         void Cancel(PosixSignalContext context)
         {
             context.Cancel = true;
-            // Not on the signal thread: cancelling runs the token's callbacks synchronously, and none of them may hold
-            // up the handling of the next signal.
-            var source = stopSource;
-            _ = Task.Run(() =>
-            {
-                try
-                {
-                    source?.Cancel();
-                }
-                catch (ObjectDisposedException)
-                {
-                    // The devnet already ended.
-                }
-            });
+            stopSource?.Cancel();
         }
     }
 }

@@ -147,7 +147,7 @@ internal sealed class DevnetRunner(DevnetRunOptions options, TextWriter output, 
                 throw new DevnetException($"--port {options.Port}: {e.Message.Split(": ", 2)[1]} Pass another --port.");
             }
 
-            try
+            using (host)
             {
                 await host.StartAsync(cancellationToken);
                 var gateway = host.Services.GetRequiredService<GatewayServer>().BoundUrl!;
@@ -179,35 +179,12 @@ internal sealed class DevnetRunner(DevnetRunOptions options, TextWriter output, 
                                  $"-H 'Content-Type: application/json' -d '{{\"model\":\"{Inference.Models.BuiltInModels.MiniLmName}\",\"input\":\"hello\"}}'");
                 output.Flush();
 
-                // Ctrl-C and SIGTERM (through the cancellation token) or the host's console lifetime stop the application.
-                await WaitForStopRequestAsync(host, cancellationToken);
-            }
-            catch
-            {
-                host.Dispose();
-                throw;
-            }
-
-            // The silo's orderly stop (deactivations, membership, hosted services) normally takes seconds. Twice in a full CI
-            // run on a loaded 2-core machine it never finished; a devnet must still stop when asked, so after StopPatience
-            // it stops without waiting (as a crash would: durable state is in PostgreSQL, which is still stopped cleanly).
-            var stop = Task.Run(async () =>
-            {
-                await host.StopAsync(CancellationToken.None);
-                host.Dispose();
-            }, CancellationToken.None);
-            if (await Task.WhenAny(stop, Task.Delay(StopPatience, CancellationToken.None)) != stop)
-            {
-                StopWasForced = true;
-                Warn($"the silo did not stop within {StopPatience.TotalSeconds:0} s; stopping without waiting for it.");
-            }
-            else
-            {
-                await stop;
+                // Ctrl-C and SIGTERM reach the host's console lifetime, which stops the application.
+                await host.WaitForShutdownAsync(cancellationToken);
             }
 
             File.Delete(readyPath);
-            Step(StopWasForced ? "silo abandoned" : "silo stopped");
+            Step("silo stopped");
             return 0;
         }
         finally
@@ -224,22 +201,6 @@ internal sealed class DevnetRunner(DevnetRunOptions options, TextWriter output, 
                 Step("PostgreSQL stopped");
             }
         }
-    }
-
-    /// <summary>How long an orderly stop of the silo may take before the devnet stops without waiting for it.</summary>
-    public static readonly TimeSpan StopPatience = TimeSpan.FromSeconds(45);
-
-    /// <summary>Whether the last run stopped without waiting for the silo (its caller should end the process).</summary>
-    public bool StopWasForced { get; private set; }
-
-    // Returns once a stop is asked for: the token (Ctrl-C, SIGTERM) or the application lifetime (the console lifetime).
-    private static async Task WaitForStopRequestAsync(IHost host, CancellationToken cancellationToken)
-    {
-        var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
-        var asked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var byLifetime = lifetime.ApplicationStopping.Register(() => asked.TrySetResult());
-        using var byToken = cancellationToken.Register(() => asked.TrySetResult());
-        await asked.Task;
     }
 
     private static FileStream AcquireLock(string dir)
