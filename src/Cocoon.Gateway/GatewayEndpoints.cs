@@ -149,13 +149,12 @@ public static class GatewayEndpoints
             await OpenAiErrors.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "cluster_unavailable",
                 "The Cocoon cluster did not answer; retry shortly.", type: "server_error");
         }
-        catch (System.Data.Common.DbException e)
+        catch (Exception e) when (StorageFailures.IsStorageFailure(e))
         {
-            // The cluster's database refused or dropped a write (PostgreSQL restarting): nothing was committed for this
-            // request that its caller would not see (the escrow drops an activation whose write failed), so a retry is safe.
+            // A database failure outside a grain call (a grain whose state could not be read at activation); those inside
+            // one arrive already as storage_unavailable. Nothing was committed that its caller would not see.
             LogFailure(context, e);
-            await OpenAiErrors.WriteAsync(context, new CocoonApiException(StatusCodes.Status503ServiceUnavailable, "storage_unavailable",
-                "The Cocoon cluster's storage is unavailable; retry shortly.", type: "server_error") { RetryAfterSeconds = 2 });
+            await OpenAiErrors.WriteAsync(context, StorageFailures.Unavailable());
         }
         catch (Exception e) when (e is not (OutOfMemoryException or BadHttpRequestException) && !context.RequestAborted.IsCancellationRequested)
         {

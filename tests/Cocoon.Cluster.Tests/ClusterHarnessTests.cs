@@ -14,7 +14,7 @@ namespace Cocoon.Cluster.Tests;
 /// </summary>
 public sealed class ClusterHarnessTests
 {
-    private readonly HarnessReport _report = new();
+    private readonly System.Text.StringBuilder _report = new();
     private readonly DateTime _began = DateTime.UtcNow;
 
     [Fact]
@@ -39,26 +39,26 @@ public sealed class ClusterHarnessTests
             var records = load.Records.ToList();
             var figures = HarnessRun.Figures(run.Phases, records);
 
-            _report.Line($"# Cluster harness report ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
-            _report.Line("");
-            _report.Line($"2 proxy + 2 worker `cocoon-node` processes (all-MiniLM-L6-v2 on CPU), PostgreSQL {harness.Postgres.MajorVersion}, TON localnet; " +
+            _report.AppendLine($"# Cluster harness report ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
+            _report.AppendLine("");
+            _report.AppendLine($"2 proxy + 2 worker `cocoon-node` processes (all-MiniLM-L6-v2 on CPU), PostgreSQL {harness.Postgres.MajorVersion}, TON localnet; " +
                          $"{options.Clients} closed-loop clients over both gateways; {options.PhaseSeconds:0} s per phase; " +
                          $"{Environment.ProcessorCount} cores. Times are seconds from the start of the load.");
-            _report.Line("");
-            _report.Line(PhaseFigures.MarkdownHeader);
+            _report.AppendLine("");
+            _report.AppendLine(PhaseFigures.MarkdownHeader);
             foreach (var f in figures)
             {
-                _report.Line(f.ToMarkdownRow());
+                _report.AppendLine(f.ToMarkdownRow());
             }
 
-            _report.Line("");
+            _report.AppendLine("");
             foreach (var p in run.Phases.Where(p => p.FaultStart is not null))
             {
-                _report.Line($"- {p.Name}: {p.Fault}; fault {p.FaultStart:0.0}-{p.FaultEnd:0.0} s.");
+                _report.AppendLine($"- {p.Name}: {p.Fault}; fault {p.FaultStart:0.0}-{p.FaultEnd:0.0} s.");
             }
 
-            _report.Line("");
-            _report.Line("## Invariants");
+            _report.AppendLine("");
+            _report.AppendLine("## Invariants");
             await CheckInvariantsAsync(harness, run, records, figures, loadEnd, load, settledSeen);
         }
         finally
@@ -371,7 +371,7 @@ public sealed class ClusterHarnessTests
 
     private void Check(string line)
     {
-        _report.Line("- OK " + line);
+        _report.AppendLine("- OK " + line);
         Log("invariant OK: " + line);
     }
 

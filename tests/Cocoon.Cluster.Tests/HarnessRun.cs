@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 
 namespace Cocoon.Cluster.Tests;
 
@@ -142,14 +141,4 @@ public sealed record PhaseFigures(
     public static string MarkdownHeader =>
         "| phase | requests | answered/s | errors | p50 ms | p95 ms | recovery | restart to ready | answered by |\n" +
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |";
-}
-
-/// <summary>The report a run prints and writes: phases, figures, invariants.</summary>
-public sealed class HarnessReport
-{
-    private readonly StringBuilder _text = new();
-
-    public void Line(string line) => _text.AppendLine(line);
-
-    public override string ToString() => _text.ToString();
 }

@@ -1,4 +1,3 @@
-using System.Data.Common;
 using Cocoon.Abstractions;
 using Microsoft.Extensions.Logging;
 
@@ -13,8 +12,8 @@ namespace Cocoon.Grains.Storage;
 /// </summary>
 public sealed partial class StorageFailureFilter(ILogger<StorageFailureFilter> logger) : IIncomingGrainCallFilter
 {
-    /// <summary>The error code callers see; the inference service retries a settle that failed with it.</summary>
-    public const string Code = "storage_unavailable";
+    /// <summary>The error code callers see (<see cref="StorageFailures.Code"/>).</summary>
+    public const string Code = StorageFailures.Code;
 
     /// <inheritdoc />
     public async Task Invoke(IIncomingGrainCallContext context)
@@ -31,23 +30,11 @@ public sealed partial class StorageFailureFilter(ILogger<StorageFailureFilter> l
         }
     }
 
-    /// <summary>The refusal a storage failure becomes.</summary>
-    public static CocoonApiException Unavailable() =>
-        new(503, Code, "The Cocoon cluster's storage is unavailable; retry shortly.", type: "server_error") { RetryAfterSeconds = 2 };
+    /// <summary>The refusal a storage failure becomes (<see cref="StorageFailures.Unavailable"/>).</summary>
+    public static CocoonApiException Unavailable() => StorageFailures.Unavailable();
 
-    /// <summary>Whether <paramref name="e"/> or an exception inside it comes from the database driver.</summary>
-    public static bool IsStorageFailure(Exception e)
-    {
-        for (var x = e; x is not null; x = x.InnerException)
-        {
-            if (x is DbException)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    /// <summary>Whether <paramref name="e"/> comes from the database driver (<see cref="StorageFailures.IsStorageFailure"/>).</summary>
+    public static bool IsStorageFailure(Exception e) => StorageFailures.IsStorageFailure(e);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Interface}.{Method} failed on storage ({Error}); answered 503 storage_unavailable")]
     private partial void LogStorageFailure(string @interface, string method, string error);
